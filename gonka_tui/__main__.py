@@ -1,0 +1,3 @@
+from gonka_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Argument parsing and command dispatch only; the work lives in gonka_tui.commands and core."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gonka_tui import __version__
+from gonka_tui.core.errors import GonkaError
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--home", metavar="DIR", default=default,
+                        help="keep config, keys and data under DIR (else $GONKA_HOME, else the platform dirs)")
+    parser.add_argument("--network", metavar="NAME", default=default, help="network profile from config.toml (devnet, mainnet, ...)")
+    parser.add_argument("--node", metavar="URL", default=default, help="use this node instead of the profile's list (or $GONKA_NODE)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="show tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+
+    parser = argparse.ArgumentParser(prog="gonka", description="The terminal app of the Gonka network. "
+                                     "Without a command it opens the app.")
+    _global_options(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"gonka {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    keys = sub.add_parser("keys", help="create, recover, import and manage keys", parents=[common])
+    ksub = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
+
+    p = ksub.add_parser("add", parents=[common], help="create a key (new recovery phrase), recover one, or derive another account")
+    p.add_argument("name")
+    p.add_argument("--recover", action="store_true", help="recover from a recovery phrase (stdin when piped)")
+    p.add_argument("--from", dest="from_key", metavar="KEY", help="derive another account from KEY's recovery phrase")
+    p.add_argument("--words", type=int, choices=(12, 24), default=24, help="length of a new recovery phrase (default 24)")
+    p.add_argument("--coin-type", type=int, default=1200, help="BIP44 coin type: 1200 Gonka (default), 118 Cosmos, 60 Ethereum")
+    p.add_argument("--account", type=int, default=0, help="BIP44 account (default 0)")
+    p.add_argument("--index", type=int, default=0, help="BIP44 address index (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=("keys", "add"))
+
+    p = ksub.add_parser("import-hex", parents=[common], help="import a raw private key (hex on stdin or prompted)")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=("keys", "import_hex"))
+
+    p = ksub.add_parser("add-watch", parents=[common], help="add a watch-only address (no secret)")
+    p.add_argument("name")
+    p.add_argument("address")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=("keys", "add_watch"))
+
+    p = ksub.add_parser("list", parents=[common], help="list keys (no unlock needed)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=("keys", "list_keys"))
+
+    p = ksub.add_parser("show", parents=[common], help="show one key (no unlock needed)")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--address", "-a", action="store_true", help="print the address only")
+    p.set_defaults(handler=("keys", "show"))
+
+    p = ksub.add_parser("rename", parents=[common], help="rename a key")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.set_defaults(handler=("keys", "rename"))
+
+    p = ksub.add_parser("delete", parents=[common], help="delete a key (asks, or --yes)")
+    p.add_argument("name")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=("keys", "delete"))
+
+    p = ksub.add_parser("export", parents=[common], help="print a key's recovery phrase or private key (asks, or --yes)")
+    p.add_argument("name")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(handler=("keys", "export"))
+    return parser
+
+
+def _handler(module: str, func: str):
+    import importlib
+
+    return getattr(importlib.import_module(f"gonka_tui.commands.{module}"), func)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gonka_tui.commands.context import Context
+
+    args = build_parser().parse_args(argv)
+    ctx = Context(home_arg=args.home, network_arg=args.network, node_arg=args.node, debug=args.debug)
+    try:
+        if args.command is None:
+            return _handler("app", "run")(ctx, args)
+        return _handler(*args.handler)(ctx, args)
+    except GonkaError as exc:
+        if ctx.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing was changed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback (or a value that may be secret) unless --debug
+        if ctx.debug:
+            raise
+        print(f"error: internal error ({type(exc).__name__}); run with --debug for details", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""What every command needs: the home, config, keystore, output, and the non-interactive rules.
+
+Secrets come from stdin when it is not a terminal, else from a hidden prompt; the passphrase
+from GONKA_PASSPHRASE, else a hidden prompt on a terminal; confirmations need --yes when
+stdin is not a terminal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from gonka_tui.config import Config, Home, ensure_config, load_config, resolve_home
+from gonka_tui.core import unlock_cache
+from gonka_tui.core.errors import GonkaError, InputError, WrongPassphrase
+from gonka_tui.core.keystore import Keystore, validate_new_passphrase
+
+PASSPHRASE_ENV = "GONKA_PASSPHRASE"
+PROMPT_TRIES = 3
+
+
+@dataclass
+class Context:
+    home_arg: str | None = None
+    network_arg: str | None = None
+    node_arg: str | None = None
+    debug: bool = False
+    stdin: object = field(default_factory=lambda: sys.stdin)
+    stdout: object = field(default_factory=lambda: sys.stdout)
+    stderr: object = field(default_factory=lambda: sys.stderr)
+
+    @cached_property
+    def home(self) -> Home:
+        return resolve_home(self.home_arg)
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.home)
+
+    @cached_property
+    def keystore(self) -> Keystore:
+        return Keystore(self.home.keystore_dir)
+
+    # ----- output -----
+
+    def out(self, text: str = "") -> None:
+        print(text, file=self.stdout)
+
+    def err(self, text: str) -> None:
+        print(text, file=self.stderr)
+
+    def out_json(self, obj: object) -> None:
+        print(json.dumps(obj, indent=2), file=self.stdout)
+
+    # ----- input -----
+
+    @property
+    def interactive(self) -> bool:
+        try:
+            return self.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def read_secret(self, prompt: str) -> str:
+        """A secret from stdin when piped, else a hidden prompt."""
+        if not self.interactive:
+            data = self.stdin.read()
+            if not data.strip():
+                raise InputError(f"expected the {prompt.lower()} on stdin, got nothing")
+            return data.strip()
+        return getpass.getpass(f"{prompt}: ")
+
+    def confirm(self, question: str, yes: bool) -> None:
+        if yes:
+            return
+        if not self.interactive:
+            raise InputError(f"{question} needs confirmation: pass --yes (stdin is not a terminal)")
+        answer = input(f"{question}? Type 'yes' to continue: ")
+        if answer.strip().lower() != "yes":
+            raise GonkaError("cancelled; nothing was changed")
+
+    def prepare_home(self) -> None:
+        ensure_config(self.home)
+
+    # ----- passphrase -----
+
+    def unlock(self) -> Keystore:
+        """Unlock the keystore: remembered key (opt-in), GONKA_PASSPHRASE, or a prompt."""
+        ks = self.keystore
+        if ks.unlocked:
+            return ks
+        store_id = ks.store_id()
+        if self.config.remember_unlock and store_id:
+            key = unlock_cache.recall(store_id)
+            if key and ks.unlock_with_key(key):
+                return ks
+        env = os.environ.get(PASSPHRASE_ENV)
+        if env is not None:
+            try:
+                ks.unlock(env)
+            except WrongPassphrase:
+                raise GonkaError(f"wrong passphrase (from ${PASSPHRASE_ENV})") from None
+        elif self.interactive:
+            for attempt in range(PROMPT_TRIES):
+                try:
+                    ks.unlock(getpass.getpass("Keystore passphrase: "))
+                    break
+                except WrongPassphrase:
+                    if attempt == PROMPT_TRIES - 1:
+                        raise
+                    self.err("wrong passphrase, try again")
+        else:
+            raise GonkaError(f"the keystore is locked: set ${PASSPHRASE_ENV} or run in a terminal")
+        self._remember(ks)
+        return ks
+
+    def unlock_or_initialize(self) -> Keystore:
+        """Unlock, or on a keystore without a passphrase yet, choose one."""
+        ks = self.keystore
+        if ks.initialized or ks.has_secrets():
+            return self.unlock()
+        env = os.environ.get(PASSPHRASE_ENV)
+        if env is not None:
+            ks.initialize(env)
+        elif self.interactive:
+            self.err("Choose a passphrase for the new keystore; it encrypts every key on this machine.")
+            for attempt in range(PROMPT_TRIES):
+                first = getpass.getpass("New passphrase: ")
+                try:
+                    validate_new_passphrase(first)
+                except InputError as exc:
+                    if attempt == PROMPT_TRIES - 1:
+                        raise
+                    self.err(str(exc))
+                    continue
+                if getpass.getpass("Repeat passphrase: ") == first:
+                    ks.initialize(first)
+                    break
+                if attempt == PROMPT_TRIES - 1:
+                    raise InputError("the passphrases did not match; nothing was changed")
+                self.err("the passphrases did not match, try again")
+        else:
+            raise GonkaError(f"a new keystore needs a passphrase: set ${PASSPHRASE_ENV} or run in a terminal")
+        self._remember(ks)
+        return ks
+
+    def _remember(self, ks: Keystore) -> None:
+        store_id, key = ks.store_id(), ks.master_key()
+        if self.config.remember_unlock and store_id and key:
+            unlock_cache.remember(store_id, key)

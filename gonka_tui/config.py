@@ -1,0 +1,209 @@
+"""Homes (where files live), config.toml and network profiles.
+
+Search order for the home: `--home DIR`, then `$GONKA_HOME`, then the platform directories
+(platformdirs, app name 'gonka': config in the user config dir, everything else in the user
+data dir). With a home DIR everything lives under DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gonka_tui.core.errors import ConfigError
+
+APP_NAME = "gonka"
+DEVNET_URL = "http://127.0.0.1:26600"
+BUILTIN_NETWORKS = {
+    "devnet": {"chain_id": "gonka-devnet", "nodes": [DEVNET_URL]},
+    "mainnet": {
+        "chain_id": "gonka-mainnet",
+        "nodes": ["http://node1.gonka.ai:8000", "http://node2.gonka.ai:8000", "https://node3.gonka.ai"],
+    },
+}
+
+DEFAULT_CONFIG_TEXT = """\
+# gonka configuration (TOML).
+# Found at: --home DIR/config.toml, else $GONKA_HOME/config.toml, else the platform config dir.
+
+# The network commands and the app use unless --network NAME is given.
+default_network = "devnet"
+
+# The key used when a command's --key is omitted (otherwise the only key, else an error).
+# default_key = "alice"
+
+# Lock the app after this many idle minutes (0 = never).
+auto_lock_minutes = 10
+
+# Remember the unlocked keystore in the OS keyring, where a real one exists.
+remember_unlock = false
+
+# Any Textual theme name, e.g. "textual-dark", "textual-light", "nord", "gruvbox".
+theme = "textual-dark"
+
+# The built-in profiles are devnet (http://127.0.0.1:26600) and mainnet (public nodes).
+# Override them or add your own:
+# [networks.mynode]
+# chain_id = "gonka-mainnet"
+# nodes = ["http://my-node.example:8000"]
+
+# Remap keys by action id (F1 in the app lists the ids):
+# [keys]
+# "wallet.create" = "c"
+"""
+
+
+@dataclass(frozen=True)
+class Home:
+    config_file: Path
+    data_dir: Path
+
+    @property
+    def keystore_dir(self) -> Path:
+        return self.data_dir / "keystore"
+
+    @property
+    def devnet_dir(self) -> Path:
+        return self.data_dir / "devnet"
+
+    @property
+    def miner_dir(self) -> Path:
+        return self.data_dir / "miner"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def resolve_home(cli_home: str | os.PathLike | None = None) -> Home:
+    chosen = cli_home or os.environ.get("GONKA_HOME")
+    if chosen:
+        root = Path(chosen).expanduser().resolve()
+        return Home(config_file=root / "config.toml", data_dir=root)
+    import platformdirs
+
+    return Home(
+        config_file=platformdirs.user_config_path(APP_NAME) / "config.toml",
+        data_dir=platformdirs.user_data_path(APP_NAME),
+    )
+
+
+@dataclass(frozen=True)
+class NetworkProfile:
+    name: str
+    chain_id: str | None
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    default_network: str = "devnet"
+    default_key: str | None = None
+    auto_lock_minutes: int = 10
+    remember_unlock: bool = False
+    theme: str = "textual-dark"
+    networks: dict[str, NetworkProfile] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def network(self, name: str | None = None) -> NetworkProfile:
+        name = name or self.default_network
+        try:
+            return self.networks[name]
+        except KeyError:
+            raise ConfigError(f"unknown network '{name}' (known: {', '.join(sorted(self.networks))})") from None
+
+
+def _line_of(text: str, key: str, section: str | None = None) -> int | None:
+    start = 0
+    if section:
+        header = re.search(rf"^[ \t]*\[[ \t]*{re.escape(section)}[ \t]*\]", text, re.M)
+        start = header.start() if header else 0
+    pattern = re.compile(rf"^[ \t]*(\[[ \t]*)?[\"']?{re.escape(key)}[\"']?[ \t]*(=|\]|\.)", re.M)
+    m = pattern.search(text, start)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _where(file: Path, text: str, key: str, section: str | None = None) -> str:
+    line = _line_of(text, key, section)
+    return f"{file}, line {line}" if line else str(file)
+
+
+_URL_RE = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+
+
+def load_config(home: Home) -> Config:
+    file = home.config_file
+    try:
+        text = file.read_text("utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+
+    def bad(key: str, message: str, section: str | None = None) -> ConfigError:
+        return ConfigError(f"{_where(file, text, key, section)}: {message}")
+
+    known = {"default_network", "default_key", "auto_lock_minutes", "remember_unlock", "theme", "networks", "keys"}
+    for key in data:
+        if key not in known:
+            raise bad(key, f"unknown setting '{key}' (known: {', '.join(sorted(known))})")
+
+    networks = {name: NetworkProfile(name, p["chain_id"], tuple(p["nodes"])) for name, p in BUILTIN_NETWORKS.items()}
+    user_networks = data.get("networks", {})
+    if not isinstance(user_networks, dict):
+        raise bad("networks", "'networks' must be a table of [networks.NAME] sections")
+    for name, prof in user_networks.items():
+        if not isinstance(prof, dict):
+            raise bad(f"networks.{name}", f"[networks.{name}] must be a table")
+        base = BUILTIN_NETWORKS.get(name, {})
+        for key in prof:
+            if key not in ("chain_id", "nodes"):
+                raise bad(key, f"[networks.{name}]: unknown setting '{key}' (known: chain_id, nodes)", f"networks.{name}")
+        chain_id = prof.get("chain_id", base.get("chain_id"))
+        nodes = prof.get("nodes", base.get("nodes"))
+        if chain_id is not None and (not isinstance(chain_id, str) or not chain_id):
+            raise bad("chain_id", f"[networks.{name}]: chain_id must be a non-empty string", f"networks.{name}")
+        if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) for n in nodes):
+            raise bad("nodes", f"[networks.{name}]: nodes must be a non-empty list of URLs", f"networks.{name}")
+        for node in nodes:
+            if not _URL_RE.match(node):
+                raise bad("nodes", f"[networks.{name}]: '{node}' is not an http(s) URL", f"networks.{name}")
+        networks[name] = NetworkProfile(name, chain_id, tuple(n.rstrip("/") for n in nodes))
+
+    default_network = data.get("default_network", "devnet")
+    if not isinstance(default_network, str) or default_network not in networks:
+        raise bad("default_network", f"default_network '{default_network}' is not a known network ({', '.join(sorted(networks))})")
+    default_key = data.get("default_key")
+    if default_key is not None and (not isinstance(default_key, str) or not default_key):
+        raise bad("default_key", "default_key must be a key name")
+    auto_lock = data.get("auto_lock_minutes", 10)
+    if isinstance(auto_lock, bool) or not isinstance(auto_lock, int) or auto_lock < 0:
+        raise bad("auto_lock_minutes", "auto_lock_minutes must be a whole number of minutes, 0 for never")
+    remember = data.get("remember_unlock", False)
+    if not isinstance(remember, bool):
+        raise bad("remember_unlock", "remember_unlock must be true or false")
+    theme = data.get("theme", "textual-dark")
+    if not isinstance(theme, str):
+        raise bad("theme", "theme must be a theme name")
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
+        raise bad("keys", "[keys] maps action ids to key names, e.g. \"wallet.create\" = \"c\"")
+    return Config(file, default_network, default_key, auto_lock, remember, theme, networks, dict(keys))
+
+
+def ensure_config(home: Home) -> None:
+    """Write the commented default config.toml when the home has none."""
+    if home.config_file.exists():
+        return
+    from gonka_tui.core.fileio import ensure_private_dir, write_atomic
+
+    ensure_private_dir(home.config_file.parent)
+    write_atomic(home.config_file, DEFAULT_CONFIG_TEXT.encode("utf-8"), mode=0o600)

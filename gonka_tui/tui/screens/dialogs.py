@@ -1,0 +1,114 @@
+"""Small modal dialogs: confirm, error (with retry), text prompt."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """Ask yes/no; dismisses True only on the explicit confirm button."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, body: str, confirm: str = "Confirm", cancel: str = "Cancel",
+                 danger: bool = False) -> None:
+        super().__init__()
+        self._title, self._body, self._confirm, self._cancel, self._danger = title, body, confirm, cancel, danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._body, classes="dialog-body")
+            with Horizontal(classes="buttons"):
+                yield Button(self._cancel, id="cancel")
+                yield Button(self._confirm, id="confirm", variant="error" if self._danger else "primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ErrorModal(ModalScreen[bool]):
+    """What went wrong and what to do; dismisses True when the user asks to retry."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, title: str, message: str, retry: bool = False) -> None:
+        super().__init__()
+        self._title, self._message, self._retry = title, message, retry
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._message, classes="dialog-body", markup=False)
+            with Horizontal(classes="buttons"):
+                if self._retry:
+                    yield Button("Retry", id="retry", variant="primary")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        self.query(Button).first().focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "retry")
+
+    def action_close(self) -> None:
+        self.dismiss(False)
+
+
+class PromptModal(ModalScreen[str | None]):
+    """One line of text, checked by `validate` (returns an error message or None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, label: str, value: str = "",
+                 validate: Callable[[str], str | None] | None = None, password: bool = False) -> None:
+        super().__init__()
+        self._title, self._label, self._value, self._validate, self._password = title, label, value, validate, password
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Label(self._label)
+            yield Input(self._value, password=self._password, id="value")
+            yield Static("", id="problem", classes="problem", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("OK", id="ok", variant="primary")
+
+    def _problem(self) -> str | None:
+        value = self.query_one("#value", Input).value
+        return self._validate(value) if self._validate else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#problem", Static).update(self._problem() or "")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def _submit(self) -> None:
+        problem = self._problem()
+        if problem:
+            self.query_one("#problem", Static).update(problem)
+            return
+        self.dismiss(self.query_one("#value", Input).value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

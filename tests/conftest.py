@@ -1,0 +1,66 @@
+"""Shared fixtures: a temporary home, known keys, and a CLI runner that spawns the real command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ABANDON = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+ABANDON_1200 = "gonka1k4swv40ur28fvu54p8mskjj4lxkgsj07u9f8ny"
+ABANDON_118 = "gonka19rl4cm2hmr8afy4kldpxz3fka4jguq0av42rch"
+LEGAL = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+PASSPHRASE = "correct horse battery"
+# A fixed private key (not derived from the mnemonics above).
+HEX_KEY = "1f" * 32
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path):
+    """No test may see the developer's real home, passphrase or node."""
+    for var in ("GONKA_HOME", "GONKA_PASSPHRASE", "GONKA_NODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def gonka(home):
+    """Run `gonka ARGS` as a subprocess with a temporary home; stdin is a pipe (not a terminal)."""
+
+    def run(*args: str, input: str | None = None, passphrase: str | None = PASSPHRASE,
+            env: dict | None = None, home_dir: Path | None = home) -> Result:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GONKA_")}
+        if home_dir is not None:
+            full_env["GONKA_HOME"] = str(home_dir)
+        if passphrase is not None:
+            full_env["GONKA_PASSPHRASE"] = passphrase
+        full_env.update(env or {})
+        proc = subprocess.run([sys.executable, "-m", "gonka_tui", *args], input=input or "", capture_output=True,
+                              text=True, env=full_env, cwd=REPO, timeout=60)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
