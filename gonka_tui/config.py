@@ -146,7 +146,10 @@ def load_config(home: Home) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+        message = str(exc)
+        if "(at end of document)" in message:  # tomllib names no line there: it is the last one
+            message = message.replace("(at end of document)", f"(at line {text.count(chr(10)) or 1}, end of file)")
+        raise ConfigError(f"{file}: {message}") from None
 
     def bad(key: str, message: str, section: str | None = None) -> ConfigError:
         return ConfigError(f"{_where(file, text, key, section)}: {message}")
