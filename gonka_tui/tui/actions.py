@@ -30,9 +30,9 @@ APP_ACTIONS = (
 WALLET_ACTIONS = (
     ActionSpec("wallet.create", "c", "create", "Create", "Create a new wallet (a new recovery phrase)"),
     ActionSpec("wallet.recover", "r", "recover", "Recover", "Recover a wallet from its recovery phrase"),
-    ActionSpec("wallet.import_hex", "i", "import_hex", "Import", "Import a raw private key (hex)"),
-    ActionSpec("wallet.watch", "w", "watch", "Watch", "Add a watch-only address (no secret stored)"),
-    ActionSpec("wallet.receive", "v", "receive", "Receive", "Show the selected address with a QR code to receive funds"),
+    ActionSpec("wallet.import", "i", "import_hex", "Import", "Import a raw private key (hex)"),
+    ActionSpec("wallet.watch", "w", "watch", "Watch", "Watch an address (no secret stored)"),
+    ActionSpec("wallet.receive", "v", "receive", "Receive", "Show the address and its QR code to receive funds"),
     ActionSpec("wallet.rename", "n", "rename", "Rename", "Rename the selected account", show=False),
     ActionSpec("wallet.delete", "delete", "delete", "Delete", "Delete the selected account from this machine", show=False),
     ActionSpec("wallet.quit", "q", "app.quit", "Quit", "Quit gonka", palette=False),

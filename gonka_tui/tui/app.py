@@ -11,7 +11,6 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import WorkerState
 
 from gonka_tui.config import Config, Home
 from gonka_tui.core import unlock_cache
@@ -141,10 +140,6 @@ class GonkaApp(App):
         yield from super().get_system_commands(screen)
 
     # ----- errors -----
-
-    def on_worker_state_changed(self, event) -> None:
-        if event.state == WorkerState.ERROR:
-            self.show_error(event.worker.error)
 
     def show_error(self, error: BaseException | None, retry: Callable[[], object] | None = None) -> None:
         if isinstance(error, GonkaError):

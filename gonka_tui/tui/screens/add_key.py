@@ -17,6 +17,7 @@ from gonka_tui.core.address import normalize_address
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keys import key_from_private, parse_private_key_hex
 from gonka_tui.tui.screens.create import name_problem
+from gonka_tui.tui.screens.errors import ErrorsAsModals
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ IMPORT_HEX = KeyForm("Import a private key", "Private key (64 hex characters)", 
 WATCH = KeyForm("Watch an address", "Address (gonka1…)", "gonka1…", False, normalize_address)
 
 
-class AddKeyModal(ModalScreen[str | None]):
+class AddKeyModal(ErrorsAsModals, ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, form: KeyForm) -> None:

@@ -13,6 +13,7 @@ from gonka_tui.core.backup_quiz import BackupQuiz, QuizState
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keys import generate_mnemonic
 from gonka_tui.tui.screens.dialogs import ConfirmModal
+from gonka_tui.tui.screens.errors import ErrorsAsModals
 
 
 def name_problem(app, name: str) -> str | None:
@@ -23,7 +24,7 @@ def name_problem(app, name: str) -> str | None:
     return None
 
 
-class CreateWizard(Screen[str | None]):
+class CreateWizard(ErrorsAsModals, Screen[str | None]):
     """Dismisses with the new key's name, or None when cancelled or the quiz failed."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

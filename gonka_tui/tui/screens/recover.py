@@ -19,6 +19,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Labe
 
 from gonka_tui.core.keys import COIN_TYPES, DerivedKey, HDPath, candidate_addresses, check_mnemonic, complete_word
 from gonka_tui.tui.screens.create import name_problem
+from gonka_tui.tui.screens.errors import ErrorsAsModals
 
 
 class WordSuggester(Suggester):
@@ -37,7 +38,7 @@ class WordSuggester(Suggester):
         return f"{head} {matches[0]}".lstrip() if head else matches[0]
 
 
-class RecoverWizard(Screen[str | None]):
+class RecoverWizard(ErrorsAsModals, Screen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     HELP = ("Recovers a wallet from its 12 or 24 words. Words complete as you type (Tab or → "
             "accepts); a wrong word or checksum is pointed out. Then pick the address your old "

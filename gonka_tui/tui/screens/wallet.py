@@ -17,6 +17,7 @@ from gonka_tui.tui.screens.create import CreateWizard
 from gonka_tui.tui.screens.dialogs import ConfirmModal, PromptModal
 from gonka_tui.tui.screens.receive import ReceiveModal
 from gonka_tui.tui.screens.recover import RecoverWizard
+from gonka_tui.tui.screens.errors import ErrorsAsModals
 
 EMPTY_TEXT = """[b]No accounts yet.[/b]
 
@@ -30,12 +31,12 @@ Keys are encrypted with one passphrase; [b]F1[/b] shows every key of this screen
 WIDE = 110  # from this width the table shows the derivation path and full columns
 
 
-class WalletScreen(Screen):
+class WalletScreen(ErrorsAsModals, Screen):
     ACTIONS = WALLET_ACTIONS
     BINDINGS = bindings(WALLET_ACTIONS)
     HELP = ("Your accounts on this machine. Mnemonic and hex keys are encrypted with the keystore "
             "passphrase; watch-only accounts hold an address alone. Select an account and press "
-            "Enter to receive.")
+            "v or Enter to receive.")
 
     def compose(self) -> ComposeResult:
         yield Header()
