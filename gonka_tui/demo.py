@@ -17,6 +17,7 @@ from gonka_tui.core.keystore import Keystore
 
 DEMO_DIR = ".gonka-demo"
 DEMO_KEY = "demo"
+DEMO_PASSPHRASE_FILE = "demo-passphrase.txt"  # the app shows it on start (tui/app.py)
 
 
 def prepare(root: Path) -> tuple[str, str | None, str]:
@@ -24,7 +25,7 @@ def prepare(root: Path) -> tuple[str, str | None, str]:
     home = resolve_home(root)
     ensure_private_dir(root)
     ensure_config(home)
-    pass_file = root / "demo-passphrase.txt"
+    pass_file = root / DEMO_PASSPHRASE_FILE
     if not pass_file.exists():
         write_atomic(pass_file, secrets.token_urlsafe(12).encode())
     passphrase = pass_file.read_text().strip()

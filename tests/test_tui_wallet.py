@@ -316,3 +316,20 @@ async def test_crash_report_shows_no_local_values(home):
             app._fatal_error()
         text = "".join(seg.text for r in app._exit_renderables for seg in r.segments)
         assert "RuntimeError" in text and "abandon" not in text
+
+
+async def test_quiz_by_keyboard_alone(home):
+    existing_keystore(home)
+    app = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        wizard = await start_create(pilot, "keys-only")
+        words = wizard.mnemonic.split()
+        await pilot.press("enter")  # "I wrote it down" has the focus
+        await wait_for(pilot, lambda: wizard.query_one("#steps").current == "step-quiz")
+        for q in wizard.quiz.questions:
+            index = q.choices.index(words[q.position - 1])
+            await pilot.press(*(["down"] * index), "enter", "tab")
+        await pilot.press("tab", "enter")  # past "Skip check…" to "Verify"
+        await unlock(pilot)
+        await wait_screen(pilot, WalletScreen)
+        assert [r.name for r in keystore(home).list()] == ["keys-only"]

@@ -56,6 +56,7 @@ class GonkaApp(App):
             self.set_keymap(self.config.keys)
         self._try_remembered_unlock()
         self.update_status()
+        self._greet_demo()
         self.set_interval(IDLE_CHECK_SECONDS, self.check_auto_lock)
         if self._exit_after_first_frame:
             self.call_after_refresh(self.exit)
@@ -66,6 +67,13 @@ class GonkaApp(App):
             key = unlock_cache.recall(store_id)
             if key:
                 self.keystore.unlock_with_key(key)
+
+    def _greet_demo(self) -> None:
+        # scripts/run's demo home keeps its generated passphrase beside the keystore.
+        demo = self.home.data_dir / "demo-passphrase.txt"
+        if demo.is_file():
+            self.notify(f"Demo home. Keystore passphrase: {demo.read_text().strip()}",
+                        title="gonka demo", timeout=30)
 
     def update_status(self) -> None:
         lock = "unlocked" if self.keystore.unlocked else "locked"

@@ -109,7 +109,7 @@ class CreateWizard(ErrorsAsModals, Screen[str | None]):
         await self.query_one("#phrase-grid", Grid).remove_children()
         await self._show_questions()
         self.query_one("#steps", ContentSwitcher).current = "step-quiz"
-        self.query_one(RadioSet).focus()
+        self.query_one("#quiz-questions RadioSet", RadioSet).focus()
 
     async def _show_questions(self) -> None:
         quiz = self.quiz
@@ -145,7 +145,7 @@ class CreateWizard(ErrorsAsModals, Screen[str | None]):
         else:
             self.query_one("#quiz-problem", Static).update("Not right. New positions are asked; check your written copy.")
             await self._show_questions()
-            self.query_one(RadioSet).focus()
+            self.query_one("#quiz-questions RadioSet", RadioSet).focus()
 
     @on(Button.Pressed, "#skip")
     @work(exclusive=True, group="create", exit_on_error=False)
