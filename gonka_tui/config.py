@@ -77,6 +77,10 @@ class Home:
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    @property
+    def address_book_file(self) -> Path:
+        return self.data_dir / "address_book.json"
+
 
 def resolve_home(cli_home: str | os.PathLike | None = None) -> Home:
     chosen = cli_home or os.environ.get("GONKA_HOME")
@@ -115,6 +119,22 @@ class Config:
             return self.networks[name]
         except KeyError:
             raise ConfigError(f"unknown network '{name}' (known: {', '.join(sorted(self.networks))})") from None
+
+
+NODE_ENV = "GONKA_NODE"
+
+
+def select_network(config: "Config", network: str | None, node: str | None) -> NetworkProfile:
+    """The profile to use: --network NAME (else default_network); --node URL / $GONKA_NODE
+    replaces its nodes, and then the chain id comes from the node itself."""
+    profile = config.network(network)
+    node = node or os.environ.get(NODE_ENV)
+    if node:
+        node = node.strip().rstrip("/")
+        if not _URL_RE.match(node):
+            raise ConfigError(f"--node '{node}' is not an http(s) URL")
+        return NetworkProfile(f"{profile.name} via {node}", None, (node,))
+    return profile
 
 
 def _line_of(text: str, key: str, section: str | None = None) -> int | None:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from gonka_tui.config import Config, Home, ensure_config, load_config, resolve_home
+from gonka_tui.config import Config, Home, NetworkProfile, ensure_config, load_config, resolve_home, select_network
 from gonka_tui.core import unlock_cache
 from gonka_tui.core.errors import GonkaError, InputError, WrongPassphrase
 from gonka_tui.core.keystore import Keystore, validate_new_passphrase
@@ -44,6 +44,55 @@ class Context:
     @cached_property
     def keystore(self) -> Keystore:
         return Keystore(self.home.keystore_dir)
+
+    @cached_property
+    def network(self) -> NetworkProfile:
+        return select_network(self.config, self.network_arg, self.node_arg)
+
+    def chain_client(self, **kwargs):
+        from gonka_tui.core.chain_client import ChainClient
+
+        from gonka_tui.config import DEVNET_URL
+
+        if DEVNET_URL in self.network.nodes:
+            kwargs.setdefault("unreachable_hint", "; is the local network running? start it with `gonka devnet`")
+        return ChainClient(self.network.nodes, self.network.chain_id, **kwargs)
+
+    def resolve_address(self, name_or_address: str) -> str:
+        """A key name, an address-book name, or an address."""
+        from gonka_tui.core.address import normalize_address
+        from gonka_tui.core.address_book import AddressBook
+
+        for rec in self.keystore.list():
+            if rec.name == name_or_address:
+                return rec.address
+        contact = AddressBook(self.home.address_book_file).lookup(name_or_address)
+        if contact:
+            return contact.address
+        try:
+            return normalize_address(name_or_address)
+        except InputError as exc:
+            raise InputError(f"'{name_or_address}' is neither a key, a contact nor a valid address: {exc}") from None
+
+    def progress(self, text: str) -> None:
+        """One progress line on stderr (overwritten in place on a terminal)."""
+        try:
+            tty = self.stderr.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        if tty:
+            self.stderr.write(f"\r\033[K… {text}")
+            self.stderr.flush()
+        else:
+            print(f"… {text}", file=self.stderr)
+
+    def end_progress(self) -> None:
+        try:
+            if self.stderr.isatty():
+                self.stderr.write("\r\033[K")
+                self.stderr.flush()
+        except (AttributeError, ValueError):
+            pass
 
     # ----- output -----
 

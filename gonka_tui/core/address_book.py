@@ -1,0 +1,136 @@
+"""The address book, the addresses sent to before, and the look-alike guard.
+
+Address poisoning sends dust from an address that shares the first and last characters of
+one the victim uses, hoping it gets copied from history. So a recipient that resembles, but
+is not, an address used before (same head and tail, or a few characters apart) is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gonka_tui.core.address import HRP, normalize_address
+from gonka_tui.core.errors import InputError, KeystoreError
+from gonka_tui.core.fileio import ensure_private_dir, write_json_atomic
+from gonka_tui.core.keystore import validate_name
+
+FORMAT = "gonka-address-book"
+HEAD, TAIL = 4, 4  # characters after "gonka1" and at the end that poisoning copies
+MAX_DISTANCE = 3
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    address: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Recent:
+    address: str
+    last_used: float
+    count: int
+
+
+class AddressBook:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _load(self) -> dict:
+        if not self.path.exists():
+            return {"format": FORMAT, "version": 1, "contacts": [], "recent": []}
+        try:
+            data = json.loads(self.path.read_text("utf-8"))
+            if data.get("format") != FORMAT or not isinstance(data.get("contacts"), list):
+                raise ValueError
+            return data
+        except (ValueError, OSError, AttributeError):
+            raise KeystoreError(f"the address book {self.path} is corrupt; move it away to start a new one") from None
+
+    def _save(self, data: dict) -> None:
+        ensure_private_dir(self.path.parent)
+        write_json_atomic(self.path, data)
+
+    def contacts(self) -> list[Contact]:
+        return sorted((Contact(c["name"], c["address"], c.get("note", "")) for c in self._load()["contacts"]),
+                      key=lambda c: c.name.lower())
+
+    def recent(self) -> list[Recent]:
+        return sorted((Recent(r["address"], r["last_used"], r["count"]) for r in self._load().get("recent", [])),
+                      key=lambda r: -r.last_used)
+
+    def add(self, name: str, address: str, note: str = "") -> Contact:
+        validate_name(name)
+        address = normalize_address(address)
+        data = self._load()
+        for c in data["contacts"]:
+            if c["name"] == name:
+                raise InputError(f"the address book already has '{name}'")
+            if c["address"] == address:
+                raise InputError(f"{address} is already in the address book as '{c['name']}'")
+        data["contacts"].append({"name": name, "address": address, "note": note})
+        self._save(data)
+        return Contact(name, address, note)
+
+    def remove(self, name: str) -> None:
+        data = self._load()
+        kept = [c for c in data["contacts"] if c["name"] != name]
+        if len(kept) == len(data["contacts"]):
+            raise InputError(f"no contact named '{name}'")
+        data["contacts"] = kept
+        self._save(data)
+
+    def lookup(self, name: str) -> Contact | None:
+        return next((c for c in self.contacts() if c.name == name), None)
+
+    def record_use(self, address: str, now: float | None = None) -> None:
+        data = self._load()
+        recent = data.setdefault("recent", [])
+        for r in recent:
+            if r["address"] == address:
+                r["last_used"], r["count"] = now or time.time(), r["count"] + 1
+                break
+        else:
+            recent.append({"address": address, "last_used": now or time.time(), "count": 1})
+        data["recent"] = sorted(recent, key=lambda r: -r["last_used"])[:200]
+        self._save(data)
+
+    def known(self) -> list[tuple[str, str]]:
+        """(label, address) of every contact and recent recipient."""
+        labels = {c.address: c.name for c in self.contacts()}
+        out = [(name, addr) for addr, name in labels.items()]
+        out += [("sent to before", r.address) for r in self.recent() if r.address not in labels]
+        return out
+
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance, stopping early once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+def lookalikes(candidate: str, known: list[tuple[str, str]], hrp: str = HRP) -> list[tuple[str, str]]:
+    """Known (label, address) pairs that resemble `candidate` without being it."""
+    body = candidate[len(hrp) + 1:]
+    hits = []
+    for label, address in known:
+        if address == candidate:
+            continue
+        other = address[len(hrp) + 1:]
+        same_ends = body[:HEAD] == other[:HEAD] and body[-TAIL:] == other[-TAIL:]
+        if same_ends or _distance(body, other, MAX_DISTANCE) <= MAX_DISTANCE:
+            hits.append((label, address))
+    return hits

@@ -1,0 +1,165 @@
+"""Sending GNK: plan (account, gas, fee, spendable check) → sign → broadcast → wait for a block.
+
+Never sends twice by accident: a retry after a lost reply first looks the hash up, and
+re-broadcasting the same bytes cannot apply twice (same sequence). A sequence mismatch
+(another transaction from the account got in first) refreshes the account and re-signs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Callable
+
+from gonka_tui.core.chain_client import BroadcastResult, ChainClient, ChainError, NodeUnreachable, TxRejected
+from gonka_tui.core.errors import InputError
+from gonka_tui.core.secp256k1 import Signer
+from gonka_tui.core.tx import Fee, SignedTx, sign_send
+from gonka_tui.core.txrecords import TxRecord
+from gonka_tui.core.units import format_gnk
+
+GAS_ADJUSTMENT = 1.4  # simulated gas × this = the gas limit (cosmjs uses 1.4 for "auto" too)
+DEFAULT_GAS = 200_000
+CODE_IN_MEMPOOL = 19
+CODE_WRONG_SEQUENCE = 32
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    from_address: str
+    to_address: str
+    amount: int
+    memo: str
+    gas: int
+    fee: int
+    gas_estimated: bool
+    min_gas_price: Decimal
+    chain_id: str
+    account_number: int
+    sequence: int
+    spendable: int
+
+    def summary(self) -> list[tuple[str, str]]:
+        return [
+            ("From", self.from_address), ("To", self.to_address), ("Amount", format_gnk(self.amount)),
+            ("Fee", f"{format_gnk(self.fee)} ({self.fee} ngonka)"),
+            ("Gas", f"{self.gas:,}{' (estimated)' if self.gas_estimated else ''}"),
+            ("Memo", self.memo or "—"), ("Chain", self.chain_id),
+            ("Spendable after", format_gnk(self.spendable - self.amount - self.fee)),
+        ]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    txhash: str
+    tx_bytes: bytes
+    code: int
+    height: int | None
+    raw_log: str
+    record: TxRecord | None
+
+
+def fee_for(gas: int, price: Decimal) -> int:
+    return int(math.ceil(Decimal(gas) * price))
+
+
+async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_address: str, amount: int, *,
+                    memo: str = "", gas: int | None = None, fee: int | None = None,
+                    progress: Progress = lambda _: None) -> SendPlan:
+    """Everything needed to sign, checked against the chain; refuses an over-spend before signing."""
+    if from_address == to_address:
+        raise InputError("the recipient is the sender itself")
+    progress("reading the account")
+    chain_id, account, balances, price = await asyncio.gather(
+        client.chain_id(), client.account(from_address), client.balances(from_address), client.min_gas_price())
+    if account is None:
+        raise ChainError(f"{from_address} has no account on chain yet: it must receive funds first")
+    if account.pubkey is not None and account.pubkey != signer.pubkey:
+        raise ChainError("the key does not match the account's public key on chain")
+    estimated = gas is None
+    if gas is None:
+        progress("estimating gas")
+        probe = sign_send(signer, from_address, to_address, amount, chain_id=chain_id,
+                          account_number=account.account_number, sequence=account.sequence,
+                          fee=Fee(fee if fee is not None else 0, DEFAULT_GAS), memo=memo)
+        gas = int(math.ceil(await client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT))
+    if gas <= 0:
+        raise InputError("gas must be more than zero")
+    minimum = fee_for(gas, price)
+    if fee is None:
+        fee = minimum
+    elif fee < minimum:
+        raise InputError(f"fee {fee} ngonka is below the network's minimum {minimum} ngonka "
+                         f"({price} ngonka/gas × {gas:,} gas)")
+    if amount + fee > balances.spendable:
+        raise InputError(f"not enough spendable funds: {format_gnk(balances.spendable)} spendable, "
+                         f"{format_gnk(amount + fee)} needed ({format_gnk(amount)} + fee {format_gnk(fee)})")
+    return SendPlan(from_address, to_address, amount, memo, gas, fee, estimated, price, chain_id,
+                    account.account_number, account.sequence, balances.spendable)
+
+
+def sign_plan(signer: Signer, plan: SendPlan, sequence: int | None = None) -> SignedTx:
+    return sign_send(signer, plan.from_address, plan.to_address, plan.amount, chain_id=plan.chain_id,
+                     account_number=plan.account_number,
+                     sequence=plan.sequence if sequence is None else sequence,
+                     fee=Fee(plan.fee, plan.gas), memo=plan.memo)
+
+
+async def broadcast_once(client: ChainClient, tx_bytes: bytes, txhash: str) -> BroadcastResult:
+    """Broadcast; if the reply is lost, look the hash up before sending the same bytes again."""
+    try:
+        return await client.broadcast(tx_bytes)
+    except NodeUnreachable:
+        if await client.get_tx(txhash) is not None:
+            return BroadcastResult(0, txhash, "", "")
+        result = await client.broadcast(tx_bytes)
+        if result.code == CODE_IN_MEMPOOL:  # our first attempt did arrive
+            return BroadcastResult(0, txhash, result.raw_log, result.codespace)
+        return result
+
+
+async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, wait: bool = True,
+                       timeout: float = 90.0, poll: float = 1.0, progress: Progress = lambda _: None,
+                       clock=None, sleep=asyncio.sleep) -> SendResult:
+    progress("signing")
+    signed = sign_plan(signer, plan)
+    progress("broadcasting")
+    result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
+    if result.code == CODE_WRONG_SEQUENCE:
+        progress("sequence changed; refreshing the account and signing again")
+        account = await client.account(plan.from_address)
+        if account is None:
+            raise TxRejected(result.code, result.raw_log, signed.txhash)
+        signed = sign_plan(signer, plan, account.sequence)
+        result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
+    if result.code != 0:
+        raise TxRejected(result.code, result.raw_log, signed.txhash, result.codespace)
+    if not wait:
+        return SendResult(signed.txhash, signed.tx_bytes, 0, None, result.raw_log, None)
+    record = await wait_for_tx(client, signed.txhash, timeout=timeout, poll=poll, progress=progress,
+                               clock=clock, sleep=sleep)
+    return SendResult(signed.txhash, signed.tx_bytes, record.code, record.height, record.raw_log, record)
+
+
+async def wait_for_tx(client: ChainClient, txhash: str, *, timeout: float = 90.0, poll: float = 1.0,
+                      progress: Progress = lambda _: None, clock=None, sleep=asyncio.sleep) -> TxRecord:
+    import time
+
+    now = clock or time.monotonic
+    deadline = now() + timeout
+    while True:
+        progress("waiting for a block")
+        try:
+            record = await client.get_tx(txhash)
+        except NodeUnreachable:
+            record = None
+        if record is not None:
+            return record
+        if now() >= deadline:
+            raise ChainError(f"{txhash} was accepted but not seen in a block within {timeout:.0f} s; "
+                             f"it may still be included: check `gonka tx show {txhash}`")
+        await sleep(poll)

@@ -1,0 +1,98 @@
+"""Transactions as the node reports them (REST tx_response): for `tx show`, history and the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gonka_tui.core.accounts import coins_amount
+from gonka_tui.core.errors import InputError
+from gonka_tui.core.tx import MSG_SEND
+
+
+@dataclass(frozen=True)
+class Transfer:
+    sender: str
+    recipient: str
+    amount: int  # ngonka
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    hash: str
+    height: int
+    time: str
+    code: int
+    codespace: str
+    raw_log: str
+    gas_wanted: int
+    gas_used: int
+    memo: str
+    fee: int  # ngonka
+    transfers: tuple[Transfer, ...]
+    other_messages: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def direction(self, address: str) -> str:
+        sent = any(t.sender == address for t in self.transfers)
+        received = any(t.recipient == address for t in self.transfers)
+        return "self" if sent and received else "out" if sent else "in" if received else "other"
+
+    def net_amount(self, address: str) -> int:
+        """Change of `address`'s balance by this tx, fee included (0 for a failed tx but its fee)."""
+        delta = 0
+        if self.ok:
+            for t in self.transfers:
+                delta += (t.amount if t.recipient == address else 0) - (t.amount if t.sender == address else 0)
+        if self.transfers and self.transfers[0].sender == address:
+            delta -= self.fee
+        return delta
+
+    def to_json(self) -> dict:
+        return {
+            "txhash": self.hash, "height": self.height, "time": self.time, "code": self.code,
+            "codespace": self.codespace, "raw_log": self.raw_log, "gas_wanted": str(self.gas_wanted),
+            "gas_used": str(self.gas_used), "memo": self.memo, "fee": str(self.fee),
+            "transfers": [{"from": t.sender, "to": t.recipient, "amount": str(t.amount)} for t in self.transfers],
+            "other_messages": list(self.other_messages),
+        }
+
+
+def _int(value, what: str) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise InputError(f"the node sent a malformed {what}: {value!r}") from None
+
+
+def parse_tx_response(resp: dict) -> TxRecord:
+    if not isinstance(resp, dict) or not resp.get("txhash"):
+        raise InputError("the node sent a transaction without a hash")
+    tx = resp.get("tx") if isinstance(resp.get("tx"), dict) else {}
+    body = tx.get("body") if isinstance(tx.get("body"), dict) else {}
+    fee = ((tx.get("auth_info") or {}).get("fee") or {}) if isinstance(tx.get("auth_info"), dict) else {}
+    transfers, others = [], []
+    for msg in body.get("messages") or []:
+        if not isinstance(msg, dict):
+            continue
+        if msg.get("@type") == MSG_SEND:
+            transfers.append(Transfer(str(msg.get("from_address", "")), str(msg.get("to_address", "")),
+                                      coins_amount(msg.get("amount"))))
+        else:
+            others.append(str(msg.get("@type", "?")))
+    return TxRecord(
+        hash=str(resp["txhash"]).upper(),
+        height=_int(resp.get("height"), "height"),
+        time=str(resp.get("timestamp") or ""),
+        code=_int(resp.get("code"), "code"),
+        codespace=str(resp.get("codespace") or ""),
+        raw_log=str(resp.get("raw_log") or ""),
+        gas_wanted=_int(resp.get("gas_wanted"), "gas"),
+        gas_used=_int(resp.get("gas_used"), "gas"),
+        memo=str(body.get("memo") or ""),
+        fee=coins_amount(fee.get("amount")),
+        transfers=tuple(transfers),
+        other_messages=tuple(others),
+    )
