@@ -19,13 +19,15 @@ PASSPHRASE = "correct horse battery"
 # A fixed private key (not derived from the mnemonics above).
 HEX_KEY = "1f" * 32
 REPO = Path(__file__).resolve().parent.parent
+CLOSED_NODE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
     """No test may see the developer's real home, passphrase or node."""
-    for var in ("GONKA_HOME", "GONKA_PASSPHRASE", "GONKA_NODE"):
+    for var in ("GONKA_HOME", "GONKA_PASSPHRASE"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GONKA_NODE", CLOSED_NODE)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
@@ -54,6 +56,7 @@ def gonka(home):
     def run(*args: str, input: str | None = None, passphrase: str | None = PASSPHRASE,
             env: dict | None = None, home_dir: Path | None = home) -> Result:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GONKA_")}
+        full_env["GONKA_NODE"] = CLOSED_NODE  # never a node that happens to run on this machine
         if home_dir is not None:
             full_env["GONKA_HOME"] = str(home_dir)
         if passphrase is not None:

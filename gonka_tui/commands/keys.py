@@ -42,7 +42,9 @@ def add(ctx: Context, args) -> int:
         mnemonic = normalize_mnemonic(ctx.read_secret("Recovery phrase"))
         ks = ctx.unlock_or_initialize()
         rec = ks.add_mnemonic(args.name, mnemonic, path)
-        return _done(ctx, args, rec)
+        _done(ctx, args, rec)
+        _report_network_use(ctx, mnemonic, path)
+        return 0
     mnemonic = generate_mnemonic(args.words)
     ks = ctx.unlock_or_initialize()
     rec = ks.add_mnemonic(args.name, mnemonic, path)
@@ -54,6 +56,45 @@ def add(ctx: Context, args) -> int:
         ctx.err(MNEMONIC_WARNING)
         ctx.out(mnemonic)
     return 0
+
+
+def _report_network_use(ctx: Context, mnemonic: str, chosen) -> None:
+    """Say which of the 1200/118/60 addresses of the phrase hold funds or history (stderr)."""
+    import asyncio
+
+    from gonka_tui.core.keys import COIN_TYPES, HDPath, candidate_addresses
+    from gonka_tui.core.units import format_gnk
+
+    candidates = candidate_addresses(mnemonic, hrp="gonka")
+
+    async def look(client, key):
+        # Two requests per address: public nodes allow about 20 a minute.
+        total, (sent, _n) = await asyncio.gather(client.total_balance(key.address),
+                                                 client.search(f"message.sender='{key.address}'", limit=1))
+        return key, total, bool(sent)
+
+    async def run():
+        async with ctx.chain_client(timeout=5.0, max_wait=5.0) as client:
+            return await asyncio.gather(*(look(client, k) for k in candidates))
+
+    try:
+        found = asyncio.run(run())
+    except Exception as exc:  # the key is saved; the lookup is a courtesy
+        ctx.err(f"note: could not check the network for funds ({str(exc) or type(exc).__name__})")
+        return
+    ctx.err(f"On {ctx.network.name}, this recovery phrase's addresses:")
+    used = []
+    for key, total, has_history in found:
+        coin = key.path.coin_type
+        state = ", ".join(filter(None, [f"holds {format_gnk(total)}" if total else "",
+                                        "has sent transactions" if has_history else ""])) or "empty"
+        mark = "  ← saved" if coin == chosen.coin_type else ""
+        ctx.err(f"  {coin:>4} {COIN_TYPES[coin]:<15} {key.address}  {state}{mark}")
+        if total or has_history:
+            used.append(coin)
+    if used and chosen.coin_type not in used:
+        ctx.err(f"The saved path has nothing; the funds are at coin type {used[0]}: "
+                f"add it with --coin-type {used[0]}")
 
 
 def _done(ctx: Context, args, rec: KeyRecord) -> int:
