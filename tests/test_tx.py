@@ -7,6 +7,9 @@ from pathlib import Path
 
 import coincurve
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings, strategies as st
 
 from gonka_tui.core import secp256k1
@@ -68,14 +71,19 @@ def test_zero_fee_has_no_coin():
 
 @settings(max_examples=40, deadline=None)
 @given(st.binary(min_size=1, max_size=200), st.integers(min_value=1, max_value=N - 1))
-def test_signatures_match_libsecp256k1(message, secret):
+def test_signatures_match_an_independent_implementation(message, secret):
+    """Our signer (libsecp256k1) against OpenSSL via `cryptography`: RFC 6979 makes the
+    signatures equal once both are in the low-S form."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     private = secret.to_bytes(32, "big")
     ours = Signer(private)
-    theirs = coincurve.PrivateKey(private)
-    assert ours.pubkey == theirs.public_key.format(compressed=True)
+    openssl = ec.derive_private_key(secret, ec.SECP256K1())
+    assert ours.pubkey == openssl.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
     signature = ours.sign(message)
-    # libsecp256k1 also signs RFC 6979 with low-S: the very same 64 bytes.
-    assert signature == theirs.sign_recoverable(message)[:64]
+    r, s = decode_dss_signature(openssl.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
+    s = min(s, N - s)
+    assert signature == r.to_bytes(32, "big") + s.to_bytes(32, "big")
     assert int.from_bytes(signature[32:], "big") <= HALF_N
     assert verify(ours.pubkey, message, signature)
     assert coincurve.PublicKey(ours.pubkey).verify(coincurve.ecdsa.cdata_to_der(

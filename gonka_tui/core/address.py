@@ -6,6 +6,8 @@ Our own decoder rather than a library's so that each failure names its cause
 
 from __future__ import annotations
 
+import functools
+
 from gonka_tui.core.errors import InputError
 
 HRP = "gonka"
@@ -87,8 +89,9 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
     return hrp, bytes(data)
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_address(text: str, hrp: str = HRP) -> bytes:
-    """Validate a gonka1... account address and return its 20 bytes."""
+    """Validate a gonka1... account address and return its 20 bytes (valid ones are cached)."""
     got_hrp, data = bech32_decode(text)
     if got_hrp != hrp:
         raise InputError(f"address prefix is '{got_hrp}', expected '{hrp}' (a Gonka address starts with '{hrp}1')")
