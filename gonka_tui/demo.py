@@ -1,16 +1,24 @@
-"""scripts/run: the app on a demo home of its own (.gonka-demo/ in the checkout).
+"""scripts/run: the app on a demo home of its own (.gonka-demo/ in the checkout) and a local devnet.
 
 The demo home gets a fresh recovery phrase and a random passphrase, printed here, so trying
-gonka never touches the user's real keystore.
+gonka never touches the user's real keystore. The devnet runs in the background with its
+log in its home, funds the demo account, and stops when the app does.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import signal
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
-from gonka_tui.config import ensure_config, resolve_home
+from gonka_tui.config import DEVNET_URL, ensure_config, resolve_home
 from gonka_tui.core.fileio import ensure_private_dir, write_atomic
 from gonka_tui.core.keys import generate_mnemonic
 from gonka_tui.core.keystore import Keystore
@@ -18,6 +26,8 @@ from gonka_tui.core.keystore import Keystore
 DEMO_DIR = ".gonka-demo"
 DEMO_KEY = "demo"
 DEMO_PASSPHRASE_FILE = "demo-passphrase.txt"  # the app shows it on start (tui/app.py)
+DEMO_FUNDS = "100000gnk"
+READY_TIMEOUT = 60.0
 
 
 def prepare(root: Path) -> tuple[str, str | None, str]:
@@ -41,6 +51,62 @@ def prepare(root: Path) -> tuple[str, str | None, str]:
     return passphrase, mnemonic, ks.get(DEMO_KEY).address
 
 
+def _status(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{url}/chain-rpc/status", timeout=1.0) as resp:
+            return json.loads(resp.read())["result"]
+    except (OSError, urllib.error.URLError, ValueError, KeyError):
+        return None
+
+
+def _die_with_parent() -> None:
+    # Linux: the devnet gets SIGTERM if this process dies, even by SIGKILL: no stray node.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.Popen | None:
+    """Start the devnet in the background (None when one already answers at `url`)."""
+    running = _status(url)
+    if running is not None:
+        print(f"a devnet already answers at {url} (chain {running['node_info']['network']}); using it",
+              file=sys.stderr)
+        return None
+    devnet_home = resolve_home(root).devnet_dir
+    ensure_private_dir(devnet_home)
+    log = open(devnet_home / "devnet.log", "ab")
+    port = url.rsplit(":", 1)[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gonka_tui", "--home", str(root), "devnet", "--port", port,
+         "--fund", f"{address}={DEMO_FUNDS}"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    log.close()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while _status(url) is None:
+        if proc.poll() is not None:
+            raise SystemExit(f"the devnet stopped at start (exit {proc.returncode}); see {devnet_home / 'devnet.log'}")
+        if time.monotonic() > deadline:
+            stop_devnet(proc)
+            raise SystemExit(f"the devnet did not answer within {READY_TIMEOUT:.0f} s; see {devnet_home / 'devnet.log'}")
+        time.sleep(0.2)
+    return proc
+
+
+def stop_devnet(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     root = Path(DEMO_DIR).resolve()
     passphrase, mnemonic, address = prepare(root)
@@ -52,9 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     if mnemonic:
         banner.append(f"demo recovery phrase (new): {mnemonic}")
     print("\n".join(banner), file=sys.stderr)
+    proc = start_devnet(root, address)
+    if proc is not None:
+        print(f"devnet running at {DEVNET_URL} (log: {resolve_home(root).devnet_dir / 'devnet.log'})", file=sys.stderr)
     from gonka_tui.cli import main as cli_main
 
-    code = cli_main(["--home", str(root), *(argv if argv is not None else sys.argv[1:])])
+    os.environ.pop("GONKA_NODE", None)  # the demo talks to its own devnet
+    try:
+        code = cli_main(["--home", str(root), *(argv if argv is not None else sys.argv[1:])])
+    finally:
+        stop_devnet(proc)
     print(f"demo keystore passphrase: {passphrase}  (home {root})", file=sys.stderr)
     return code
 
