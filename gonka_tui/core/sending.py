@@ -131,10 +131,13 @@ async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, w
     result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
     if result.code == CODE_WRONG_SEQUENCE:
         progress("sequence changed; refreshing the account and signing again")
-        account = await client.account(plan.from_address)
-        if account is None:
-            raise TxRejected(result.code, result.raw_log, signed.txhash)
-        signed = sign_plan(signer, plan, account.sequence)
+        sequence = expected_sequence(result.raw_log)
+        if sequence is None:  # the node did not say: the committed one is the best guess
+            account = await client.account(plan.from_address)
+            if account is None:
+                raise TxRejected(result.code, result.raw_log, signed.txhash)
+            sequence = account.sequence
+        signed = sign_plan(signer, plan, sequence)
         result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
     if result.code != 0:
         raise TxRejected(result.code, result.raw_log, signed.txhash, result.codespace)
@@ -143,6 +146,15 @@ async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, w
     record = await wait_for_tx(client, signed.txhash, timeout=timeout, poll=poll, progress=progress,
                                clock=clock, sleep=sleep)
     return SendResult(signed.txhash, signed.tx_bytes, record.code, record.height, record.raw_log, record)
+
+
+def expected_sequence(raw_log: str) -> int | None:
+    """The sequence a node wants, from 'account sequence mismatch, expected 6, got 5'. The mempool's
+    pending transactions count there, while the REST account shows only committed ones."""
+    import re
+
+    m = re.search(r"expected (\d+), got \d+", raw_log or "")
+    return int(m[1]) if m else None
 
 
 async def wait_for_tx(client: ChainClient, txhash: str, *, timeout: float = 90.0, poll: float = 1.0,
