@@ -121,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hash")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("tx", "show"))
+
+    p = sub.add_parser("devnet", help="run a local Gonka-compatible network (chain RPC, REST, node API, faucet)",
+                       description="A local Gonka-compatible network in one process: CometBFT RPC at /chain-rpc/, "
+                       "Cosmos REST at /chain-api/, the node API at /v1/ and POST /faucet, all on one port. "
+                       "State lives in SQLite under its home and survives restarts.")
+    p.add_argument("--home", dest="devnet_home", metavar="DIR",
+                   help="the devnet's own home (default: <gonka home>/devnet)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", default="26600", help="port (default 26600)")
+    p.add_argument("--chain-id", default=None, help="chain id of a new devnet (default gonka-devnet)")
+    p.add_argument("--block-time", default="1", metavar="SECONDS", help="seconds between blocks (default 1)")
+    p.add_argument("--fund", action="append", metavar="ADDRESS=AMOUNT",
+                   help="fund an account at genesis, e.g. gonka1…=1000gnk (repeatable)")
+    p.add_argument("--fund-vesting", action="append", metavar="ADDRESS=AMOUNT@SECONDS",
+                   help="a continuous vesting account at genesis, vesting over SECONDS (repeatable)")
+    p.add_argument("--min-gas-price", default="0", metavar="NGONKA_PER_GAS",
+                   help="minimum gas price in ngonka per gas (default 0)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
+    p.set_defaults(handler=("devnet", "run"))
     return parser
 
 

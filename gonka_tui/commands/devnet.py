@@ -1,0 +1,91 @@
+"""`gonka devnet`: run a local Gonka-compatible network in this process until Ctrl-C / SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import time
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+
+from gonka_tui.commands.context import Context
+from gonka_tui.core.errors import GonkaError, InputError
+
+DEFAULT_PORT = 26600
+DEFAULT_CHAIN_ID = "gonka-devnet"
+
+
+def parse_block_time(text: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise InputError(f"--block-time '{text}' is not a number of seconds (e.g. 1 or 0.2)") from None
+    if not 0.01 <= value <= 3600:
+        raise InputError(f"--block-time {text}: choose between 0.01 and 3600 seconds")
+    return value
+
+
+def parse_min_gas_price(text: str) -> Fraction:
+    s = (text or "").strip()
+    if s.lower().endswith("ngonka"):
+        s = s[: -len("ngonka")].strip()
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", s):
+        raise InputError(f"--min-gas-price '{text}' must be a non-negative number of ngonka per gas (e.g. 0 or 0.1)")
+    try:
+        return Fraction(Decimal(s))
+    except InvalidOperation:
+        raise InputError(f"--min-gas-price '{text}' is not a number") from None
+
+
+def parse_port(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", str(text)) or int(text) > 65535:
+        raise InputError(f"--port '{text}' must be a port number (0–65535)")
+    return int(text)
+
+
+def run(ctx: Context, args) -> int:
+    from gonka_tui.core.units import format_gnk
+    from gonka_tui.devnet.chain import Chain
+    from gonka_tui.devnet.genesis import parse_fund, parse_fund_vesting
+    from gonka_tui.devnet.server import serve
+
+    block_time = parse_block_time(args.block_time)
+    min_gas_price = parse_min_gas_price(args.min_gas_price)
+    port = parse_port(args.port)
+    funds = [parse_fund(f) for f in args.fund or []] + [parse_fund_vesting(f) for f in args.fund_vesting or []]
+    home = Path(args.devnet_home).expanduser().resolve() if args.devnet_home else ctx.home.devnet_dir
+
+    def log(message: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {message}", file=ctx.stderr, flush=True)
+
+    fresh = not (home / "devnet.sqlite3").exists()
+    chain, notes = Chain.open(home, chain_id=args.chain_id, min_gas_price=min_gas_price, funds=funds, log=log)
+
+    def listening(url: str) -> None:
+        out = ctx.out
+        out(f"gonka devnet {'created' if fresh else 'resumed'} in {home}")
+        out(f"url:            {url}")
+        out(f"chain id:       {chain.chain_id}")
+        out(f"height:         {chain.height}")
+        out(f"node address:   {chain.node_address} (the faucet: POST {url}/faucet)")
+        out(f"block time:     {block_time:g} s; min gas price {args.min_gas_price} ngonka/gas")
+        if fresh:
+            for fund in funds:
+                vesting = f", vesting over {fund.vesting_seconds} s" if fund.vesting_seconds else ""
+                out(f"funded:         {fund.address} {format_gnk(fund.amount)}{vesting}")
+        for note in notes:
+            out(f"note:           {note}")
+        out("Ctrl-C stops it (the pending block is committed first).")
+        try:
+            ctx.stdout.flush()
+        except (AttributeError, ValueError):
+            pass
+
+    try:
+        serve(chain, host=args.host, port=port, block_time=block_time, log=log, on_listening=listening)
+    except OSError as exc:
+        chain.close()
+        raise GonkaError(f"cannot listen on {args.host}:{port}: {exc.strerror or exc}; is another devnet running? "
+                         "(choose another --port)") from None
+    print(f"devnet stopped at height {chain.height}; state kept in {home}", file=ctx.stderr)
+    return 0

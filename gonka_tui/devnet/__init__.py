@@ -1,0 +1,13 @@
+"""`gonka devnet`: a local Gonka-compatible network in one process.
+
+It serves, on one port like a real node behind its proxy, the CometBFT JSON-RPC subset
+(`/chain-rpc/`), the Cosmos REST subset (`/chain-api/`), the node API subset (`/v1/`) and a
+faucet, and verifies transactions the way a Cosmos SDK v0.50 node does (see `ante.py`).
+
+Modules: `codes` (SDK error codes and logs), `accounts` (account records, vesting math),
+`ledger` (committed and check state in memory), `ante` (the chain rules: CheckTx/DeliverTx/
+Simulate), `gas`, `events`, `blocks` (headers, hashes, times), `store` (SQLite), `search`
+(tx_search query language), `chain` (mempool, block production, queries), `genesis`
+(fresh state and node key), `shapes` (JSON shapes shared by the APIs), `abci` (abci_query
+paths), `rpc`, `rest`, `node_api`, `server` (Starlette app, block timer, uvicorn).
+"""

@@ -1,0 +1,369 @@
+"""The chain rules: what CheckTx, DeliverTx and Simulate do with a transaction's bytes.
+
+One function runs every check in a fixed order against a state view (`ledger.py`) and, when
+all pass, applies the transaction to that view. The order and the codes (codespace "sdk"):
+
+ 2 tx parse error             (anything the decoder refuses; also a tx over 1 MiB → 21)
+15 no signatures supplied      4 wrong number of signatures vs signer infos
+ 6 unrecognized message type  (only /cosmos.bank.v1beta1.MsgSend exists here)
+12 memo too large (> 256 bytes); 30 timeout height passed; 31 extension options; 37 unordered/tips
+ 7 invalid address            10 invalid coins (ngonka only, > 0)      13 invalid fee coins
+ 4 number of signers (all messages must come from the one signer)
+ 9 unknown sender account      8 pubkey that is not the sender's (or none known)
+32 account sequence mismatch (against the check state in CheckTx)
+ 4 signature verification failed (SIGN_MODE_DIRECT over the SignDoc with this chain id and the
+   account's number; high-S refused) — skipped in Simulate, as a node does
+13 insufficient fees: fee < ceil(min_gas_price × gas_limit), ngonka only — skipped in Simulate
+11 out of gas: gas_used > gas_limit — skipped in Simulate (it has no limit)
+ 5 insufficient funds: fee + sent amounts > spendable balance (vesting-locked coins excluded)
+
+A refused transaction changes nothing. A passing one pays its fee to the fee collector,
+increments the signer's sequence, records its pubkey, and moves the coins.
+
+Gas is deterministic (`gas_for`):
+    10_000                                   fixed: account load, fee deduction, sequence write
+  + 10 × tx bytes                            (SDK TxSizeCostPerByte)
+  + 1_000 × signatures                       (SDK SigVerifyCostSecp256k1)
+  + per MsgSend 20_000 + 30 × message bytes  (two balance reads and writes; SDK WriteCostPerByte)
+Simulate counts each signature shorter than 64 bytes as 64 bytes (cosmjs sends an empty one),
+so simulating a signed tx gives exactly the gas its execution uses.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from google.protobuf import any_pb2
+
+from gonka_tui.core.address import address_from_pubkey, normalize_address
+from gonka_tui.core.errors import InputError
+from gonka_tui.core.secp256k1 import verify
+from gonka_tui.core.tx import MAX_MEMO_BYTES, SIGN_MODE_DIRECT, TxDecodeError, decode_tx
+from gonka_tui.core.proto.cosmos.tx.signing.v1beta1 import signing_pb2
+
+from . import codes
+from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, Account
+from .codes import TxError
+from .events import Event, ante_events, coins_str, fee_events, send_events
+
+DENOM = "ngonka"
+MAX_TX_BYTES = 1024 * 1024  # CometBFT mempool max_tx_bytes
+MAX_GAS_WANTED = 2**63 - 1
+
+GAS_TX_FIXED = 10_000
+GAS_PER_TX_BYTE = 10
+GAS_PER_SIGNATURE = 1_000
+GAS_PER_MSG_SEND = 20_000
+GAS_PER_MSG_BYTE = 30
+SIMULATED_SIGNATURE_BYTES = 64
+
+# Data of a successful tx: TxMsgData{msg_responses: [Any(MsgSendResponse)]}, one entry per message.
+_SEND_RESPONSE = any_pb2.Any(type_url="/cosmos.bank.v1beta1.MsgSendResponse").SerializeToString()
+_SEND_RESPONSE_ENTRY = b"\x12" + bytes([len(_SEND_RESPONSE)]) + _SEND_RESPONSE
+
+
+class Mode(enum.IntEnum):
+    CHECK = 0
+    DELIVER = 1
+    SIMULATE = 2
+
+
+@dataclass(slots=True)
+class Outcome:
+    code: int
+    log: str
+    gas_wanted: int = 0
+    gas_used: int = 0
+    events: tuple[Event, ...] | list[Event] = ()
+    data: bytes = b""
+    sender: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    @property
+    def codespace(self) -> str:
+        return codes.CODESPACE if self.code else ""
+
+
+def gas_for(tx_bytes_len: int, signature_count: int, message_sizes: list[int]) -> int:
+    return (GAS_TX_FIXED + GAS_PER_TX_BYTE * tx_bytes_len + GAS_PER_SIGNATURE * signature_count
+            + sum(GAS_PER_MSG_SEND + GAS_PER_MSG_BYTE * n for n in message_sizes))
+
+
+def required_fee(min_gas_price: Fraction, gas_limit: int) -> int:
+    return math.ceil(min_gas_price * gas_limit)
+
+
+def _parse_amount(text: str, what: str) -> int:
+    """A coin amount as the SDK's math.Int reads it; anything else fails decoding (code 2)."""
+    s = text.strip() if isinstance(text, str) else ""
+    body = s[1:] if s[:1] in "+-" else s
+    if not body or not body.isdigit() or s != text or len(body) > 78:
+        raise TxError(codes.TX_DECODE, f"invalid {what} amount {text!r}")
+    return int(s)
+
+
+class Rules:
+    """The chain rules for one chain id and minimum gas price; keeps the caches between calls."""
+
+    def __init__(self, chain_id: str, min_gas_price: Fraction = Fraction(0), hrp: str = "gonka") -> None:
+        self.chain_id = chain_id
+        self.min_gas_price = Fraction(min_gas_price)
+        self.hrp = hrp
+        self._addresses: dict[str, str | InputError] = {}
+        self._pub_addresses: dict[bytes, str | InputError] = {}
+        self._verified: set[tuple[bytes, int, bytes]] = set()
+
+    # ----- cached helpers -----
+
+    def canonical_address(self, text: str) -> str:
+        """The canonical form of an address (raises InputError with the precise reason)."""
+        hit = self._addresses.get(text)
+        if hit is None:
+            try:
+                hit = normalize_address(text, self.hrp)
+            except InputError as exc:
+                hit = exc
+            if len(self._addresses) > 200_000:
+                self._addresses.clear()
+            self._addresses[text] = hit
+        if isinstance(hit, InputError):
+            raise hit
+        return hit
+
+    def _address_of_pubkey(self, pubkey: bytes) -> str:
+        hit = self._pub_addresses.get(pubkey)
+        if hit is None:
+            try:
+                hit = address_from_pubkey(pubkey, self.hrp)
+            except InputError as exc:
+                hit = exc
+            if len(self._pub_addresses) > 100_000:
+                self._pub_addresses.clear()
+            self._pub_addresses[pubkey] = hit
+        if isinstance(hit, InputError):
+            raise hit
+        return hit
+
+    def _verify(self, digest: bytes, account_number: int, pubkey: bytes, sign_doc: bytes, sig: bytes) -> bool:
+        key = (digest, account_number, pubkey)
+        if key in self._verified:  # DeliverTx of a tx CheckTx already verified
+            return True
+        if not verify(pubkey, sign_doc, sig):
+            return False
+        if len(self._verified) > 100_000:
+            self._verified.clear()
+        self._verified.add(key)
+        return True
+
+    # ----- the rules -----
+
+    def run(self, view, tx_bytes: bytes, mode: Mode, digest: bytes | None = None) -> Outcome:
+        """Check `tx_bytes` against `view` and, if every rule passes, apply it to `view`."""
+        if len(tx_bytes) > MAX_TX_BYTES:
+            return Outcome(codes.TX_TOO_LARGE, codes.sdk_log(
+                codes.TX_TOO_LARGE, f"tx is {len(tx_bytes)} bytes; at most {MAX_TX_BYTES} are allowed"))
+        try:
+            tx = decode_tx(tx_bytes)
+        except TxDecodeError as exc:
+            detail = str(exc).removeprefix("tx parse error: ").removeprefix("tx parse error")
+            return Outcome(codes.TX_DECODE, codes.sdk_log(codes.TX_DECODE, detail))
+        except Exception:  # noqa: BLE001 - any malformed input is a parse error, never a crash
+            return Outcome(codes.TX_DECODE, codes.sdk_log(codes.TX_DECODE))
+        gas_wanted = tx.auth_info.fee.gas_limit
+        try:
+            return self._execute(view, tx, tx_bytes, mode, digest or hashlib.sha256(tx_bytes).digest())
+        except TxError as exc:
+            return Outcome(exc.code, exc.log, gas_wanted, exc.gas_used)
+        except TxDecodeError as exc:
+            detail = str(exc).removeprefix("tx parse error: ")
+            return Outcome(codes.TX_DECODE, codes.sdk_log(codes.TX_DECODE, detail), gas_wanted)
+
+    def _execute(self, view, tx, tx_bytes: bytes, mode: Mode, digest: bytes) -> Outcome:
+        raw, body, auth = tx.raw, tx.body, tx.auth_info
+        sigs = list(raw.signatures)
+        if not sigs:
+            raise TxError(codes.NO_SIGNATURES)
+        if len(sigs) != len(tx.signers):
+            raise TxError(codes.UNAUTHORIZED,
+                          f"wrong number of signatures; expected {len(tx.signers)}, got {len(sigs)}")
+        if not body.messages:
+            raise TxError(codes.INVALID_REQUEST, "must contain at least one message")
+        msgs = tx.messages()
+        for type_url, msg in msgs:
+            if msg is None:
+                raise TxError(codes.UNKNOWN_REQUEST, f"unrecognized message type: {type_url}")
+        memo_len = len(body.memo.encode("utf-8"))
+        if memo_len > MAX_MEMO_BYTES:
+            raise TxError(codes.MEMO_TOO_LARGE,
+                          f"maximum number of characters is {MAX_MEMO_BYTES} but received {memo_len} characters")
+        next_height = view.height + (0 if mode == Mode.DELIVER else 1)
+        if body.timeout_height and next_height > body.timeout_height:
+            raise TxError(codes.TX_TIMEOUT_HEIGHT,
+                          f"block height: {next_height}, timeout height: {body.timeout_height}")
+        if body.unordered:
+            raise TxError(codes.NOT_SUPPORTED, "unordered transactions are not supported on the devnet")
+        if body.HasField("timeout_timestamp") and body.timeout_timestamp.seconds \
+                and view.block_time_s > body.timeout_timestamp.seconds:
+            raise TxError(codes.TX_TIMEOUT_HEIGHT, "tx timeout timestamp has passed")
+        if body.extension_options:
+            raise TxError(codes.UNKNOWN_EXTENSION_OPTIONS,
+                          f"rejecting tx with unknown extension option: {body.extension_options[0].type_url}")
+        if auth.HasField("tip"):
+            raise TxError(codes.NOT_SUPPORTED, "tips are not supported on the devnet")
+
+        # Messages: addresses, then coins.
+        transfers: list[tuple[str, str, int]] = []
+        for _, msg in msgs:
+            try:
+                sender = self.canonical_address(msg.from_address)
+            except InputError as exc:
+                raise TxError(codes.INVALID_ADDRESS, f"invalid from address: {exc}") from None
+            try:
+                recipient = self.canonical_address(msg.to_address)
+            except InputError as exc:
+                raise TxError(codes.INVALID_ADDRESS, f"invalid to address: {exc}") from None
+            transfers.append((sender, recipient, 0))
+        for i, (_, msg) in enumerate(msgs):
+            transfers[i] = (transfers[i][0], transfers[i][1], self._send_amount(msg.amount))
+
+        fee = auth.fee
+        fee_total = 0
+        seen: set[str] = set()
+        for c in fee.amount:
+            amount = _parse_amount(c.amount, "fee")
+            if amount < 0:
+                raise TxError(codes.INSUFFICIENT_FEE, "invalid fee provided")
+            if c.denom != DENOM:
+                raise TxError(codes.INSUFFICIENT_FEE,
+                              f"only {DENOM} is accepted as fee; got: {c.amount}{c.denom}")
+            if c.denom in seen:
+                raise TxError(codes.INVALID_COINS, f"duplicate denomination {c.denom} in the fee")
+            seen.add(c.denom)
+            fee_total += amount
+        fee_str = ",".join(f"{c.amount}{c.denom}" for c in fee.amount)
+        gas_limit = fee.gas_limit
+        if gas_limit > MAX_GAS_WANTED:
+            raise TxError(codes.INVALID_REQUEST, f"invalid gas supplied; {gas_limit} > {MAX_GAS_WANTED}")
+        if fee.granter:
+            raise TxError(codes.INVALID_REQUEST, "fee grants are not enabled on the devnet")
+
+        senders = list(dict.fromkeys(t[0] for t in transfers))
+        if len(senders) != len(tx.signers):
+            raise TxError(codes.UNAUTHORIZED,
+                          f"invalid number of signer; expected: {len(senders)}, got {len(tx.signers)}")
+        sender = senders[0]
+        if fee.payer:
+            try:
+                payer = self.canonical_address(fee.payer)
+            except InputError as exc:
+                raise TxError(codes.INVALID_ADDRESS, f"invalid fee payer address: {exc}") from None
+            if payer != sender:
+                raise TxError(codes.UNAUTHORIZED, f"fee payer {payer} is not a signer of the transaction")
+
+        account = view.get(sender)
+        if account is None:
+            raise TxError(codes.UNKNOWN_ADDRESS, f"account {sender} does not exist")
+        signer = tx.signers[0]
+        pubkey = signer.pubkey
+        if pubkey is not None:
+            try:
+                pub_address = self._address_of_pubkey(pubkey)
+            except InputError as exc:
+                raise TxError(codes.INVALID_PUBKEY, str(exc)) from None
+            if pub_address != sender or (account.pubkey is not None and account.pubkey != pubkey):
+                raise TxError(codes.INVALID_PUBKEY,
+                              f"pubKey does not match signer address {sender} with signer index: 0")
+        elif account.pubkey is not None:
+            pubkey = account.pubkey
+        elif mode != Mode.SIMULATE:
+            raise TxError(codes.INVALID_PUBKEY, "pubkey on account is not set")
+        if signer.sequence != account.sequence:
+            raise TxError(codes.WRONG_SEQUENCE,
+                          f"account sequence mismatch, expected {account.sequence}, got {signer.sequence}")
+
+        size = len(tx_bytes)
+        if mode == Mode.SIMULATE:
+            size += sum(max(0, SIMULATED_SIGNATURE_BYTES - len(s)) for s in sigs)
+        gas_used = gas_for(size, len(sigs), [len(m.value) for m in body.messages])
+
+        if mode != Mode.SIMULATE:
+            if signer.sign_mode != SIGN_MODE_DIRECT:
+                name = signing_pb2.SignMode.Name(signer.sign_mode) if signer.sign_mode in \
+                    signing_pb2.SignMode.values() else str(signer.sign_mode)
+                raise TxError(codes.UNAUTHORIZED, f"signature verification failed; sign mode {name} is not "
+                              f"supported by the devnet, only SIGN_MODE_DIRECT", gas_used=gas_used)
+            sign_doc = tx.sign_doc(self.chain_id, account.number)
+            if not self._verify(digest, account.number, pubkey, sign_doc, sigs[0]):
+                raise TxError(codes.UNAUTHORIZED,
+                              f"signature verification failed; please verify account number ({account.number}), "
+                              f"sequence ({account.sequence}) and chain-id ({self.chain_id})", gas_used=gas_used)
+            required = required_fee(self.min_gas_price, gas_limit)
+            if fee_total < required:
+                raise TxError(codes.INSUFFICIENT_FEE,
+                              f"insufficient fees; got: {fee_total}{DENOM} required: {required}{DENOM}",
+                              gas_used=gas_used)
+            if gas_used > gas_limit:
+                raise TxError(codes.OUT_OF_GAS, f"out of gas in location: txSize; gasWanted: {gas_limit}, "
+                              f"gasUsed: {gas_used}", gas_used=gas_used)
+
+        need = fee_total + sum(t[2] for t in transfers)
+        spendable = account.spendable(view.block_time_s)
+        if spendable < need:
+            raise TxError(codes.INSUFFICIENT_FUNDS, f"spendable balance {spendable}{DENOM} is smaller than "
+                          f"{need}{DENOM}", gas_used=gas_used)
+
+        # Every rule passed: apply.
+        touched: dict[str, Account] = {}
+
+        def mutable(address: str) -> Account:
+            acc = touched.get(address)
+            if acc is None:
+                current = view.get(address)
+                acc = current.copy() if current is not None else view.create(address)
+                touched[address] = acc
+            return acc
+
+        me = mutable(sender)
+        events: list[Event] = []
+        if fee_total > 0:
+            me.balance -= fee_total
+            collector = mutable(FEE_COLLECTOR_ADDRESS)
+            collector.module = FEE_COLLECTOR
+            collector.balance += fee_total
+            events += fee_events(sender, FEE_COLLECTOR_ADDRESS, coins_str(fee_total))
+        events += ante_events(sender, fee_str, me.sequence, sigs)
+        me.sequence += 1
+        if me.pubkey is None and pubkey is not None:
+            me.pubkey = pubkey
+        for i, (src, dst, amount) in enumerate(transfers):
+            mutable(src).balance -= amount
+            mutable(dst).balance += amount
+            events += send_events(i, src, dst, coins_str(amount))
+        for acc in touched.values():
+            view.put(acc)
+        return Outcome(0, "", gas_limit, gas_used, events, _SEND_RESPONSE_ENTRY * len(msgs), sender)
+
+    def _send_amount(self, coins) -> int:
+        if not coins:
+            raise TxError(codes.INVALID_COINS, "no coins to send")
+        total = 0
+        seen: set[str] = set()
+        for c in coins:
+            amount = _parse_amount(c.amount, "coin")
+            text = f"{c.amount}{c.denom}"
+            if amount <= 0:
+                raise TxError(codes.INVALID_COINS, f"{text}: amounts must be positive")
+            if c.denom != DENOM:
+                raise TxError(codes.INVALID_COINS, f"{text}: the only denom on this chain is {DENOM}")
+            if c.denom in seen:
+                raise TxError(codes.INVALID_COINS, f"duplicate denomination {c.denom}")
+            seen.add(c.denom)
+            total += amount
+        return total

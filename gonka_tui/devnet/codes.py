@@ -1,0 +1,89 @@
+"""Cosmos SDK error codes (codespace "sdk") and logs shaped like an SDK node's: "detail: description"."""
+
+from __future__ import annotations
+
+CODESPACE = "sdk"
+
+TX_DECODE = 2
+UNAUTHORIZED = 4
+INSUFFICIENT_FUNDS = 5
+UNKNOWN_REQUEST = 6
+INVALID_ADDRESS = 7
+INVALID_PUBKEY = 8
+UNKNOWN_ADDRESS = 9
+INVALID_COINS = 10
+OUT_OF_GAS = 11
+MEMO_TOO_LARGE = 12
+INSUFFICIENT_FEE = 13
+NO_SIGNATURES = 15
+INVALID_REQUEST = 18
+TX_IN_MEMPOOL = 19
+TX_TOO_LARGE = 21
+KEY_NOT_FOUND = 22
+TX_TIMEOUT_HEIGHT = 30
+UNKNOWN_EXTENSION_OPTIONS = 31
+WRONG_SEQUENCE = 32
+NOT_SUPPORTED = 37
+
+DESCRIPTION = {
+    TX_DECODE: "tx parse error",
+    UNAUTHORIZED: "unauthorized",
+    INSUFFICIENT_FUNDS: "insufficient funds",
+    UNKNOWN_REQUEST: "unknown request",
+    INVALID_ADDRESS: "invalid address",
+    INVALID_PUBKEY: "invalid pubkey",
+    UNKNOWN_ADDRESS: "unknown address",
+    INVALID_COINS: "invalid coins",
+    OUT_OF_GAS: "out of gas",
+    MEMO_TOO_LARGE: "memo too large",
+    INSUFFICIENT_FEE: "insufficient fee",
+    NO_SIGNATURES: "no signatures supplied",
+    INVALID_REQUEST: "invalid request",
+    TX_IN_MEMPOOL: "tx already in mempool",
+    TX_TOO_LARGE: "tx too large",
+    KEY_NOT_FOUND: "key not found",
+    TX_TIMEOUT_HEIGHT: "tx timeout height",
+    UNKNOWN_EXTENSION_OPTIONS: "unknown extension options",
+    WRONG_SEQUENCE: "incorrect account sequence",
+    NOT_SUPPORTED: "feature not supported",
+}
+
+
+def sdk_log(code: int, detail: str = "") -> str:
+    """The log an SDK node writes for a wrapped error: 'detail: description' (or the description)."""
+    desc = DESCRIPTION[code]
+    return f"{detail}: {desc}" if detail else desc
+
+
+class TxError(Exception):
+    """A transaction refused by the chain rules; nothing was changed."""
+
+    def __init__(self, code: int, detail: str = "", *, gas_used: int = 0) -> None:
+        self.code = code
+        self.log = sdk_log(code, detail)
+        self.gas_used = gas_used
+        super().__init__(self.log)
+
+
+class QueryError(Exception):
+    """A query that failed: an ABCI code (codespace sdk), a gRPC status code and an HTTP status."""
+
+    def __init__(self, code: int, message: str, *, grpc_code: int = 3, http_status: int = 400) -> None:
+        self.code = code
+        self.message = message
+        self.grpc_code = grpc_code
+        self.http_status = http_status
+        super().__init__(message)
+
+
+# gRPC status codes used in REST error bodies ({"code": grpc, "message": ..., "details": []}).
+GRPC_INVALID_ARGUMENT = 3
+GRPC_NOT_FOUND = 5
+
+
+def not_found(message: str) -> QueryError:
+    return QueryError(KEY_NOT_FOUND, message, grpc_code=GRPC_NOT_FOUND, http_status=404)
+
+
+def invalid_argument(message: str, code: int = INVALID_REQUEST) -> QueryError:
+    return QueryError(code, message, grpc_code=GRPC_INVALID_ARGUMENT, http_status=400)

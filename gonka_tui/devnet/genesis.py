@@ -1,0 +1,102 @@
+"""A fresh devnet: the node key (made once, kept 0600 in the devnet home) and the genesis accounts.
+
+Genesis holds, in this order of account numbers: the node account (0; the faucet, with
+NODE_FUNDS), then each --fund account, then each --fund-vesting account (a
+ContinuousVestingAccount that starts vesting at genesis and is fully vested SECONDS later).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from gonka_tui.core.address import address_from_pubkey, normalize_address
+from gonka_tui.core.errors import InputError
+from gonka_tui.core.fileio import ensure_private_dir, write_atomic
+from gonka_tui.core.secp256k1 import N, Signer
+from gonka_tui.core.units import NGONKA_PER_GNK, parse_amount
+
+from .accounts import Account, Vesting
+
+NODE_KEY_FILE = "node_key.json"
+DB_FILE = "devnet.sqlite3"
+NODE_FUNDS = 10**9 * NGONKA_PER_GNK  # 1e9 GNK for the faucet
+
+
+@dataclass(frozen=True)
+class Fund:
+    address: str
+    amount: int  # ngonka
+    vesting_seconds: int | None = None
+
+
+def parse_fund(text: str) -> Fund:
+    """ADDRESS=AMOUNT, the amount with a denom (1000gnk, 5ngonka)."""
+    address, sep, amount = (text or "").partition("=")
+    if not sep or not address.strip() or not amount.strip():
+        raise InputError(f"--fund '{text}': write ADDRESS=AMOUNT, e.g. gonka1…=1000gnk")
+    try:
+        addr = normalize_address(address.strip())
+    except InputError as exc:
+        raise InputError(f"--fund '{text}': {exc}") from None
+    try:
+        value = parse_amount(amount.strip())
+    except InputError as exc:
+        raise InputError(f"--fund '{text}': {exc}") from None
+    return Fund(addr, value)
+
+
+def parse_fund_vesting(text: str) -> Fund:
+    """ADDRESS=AMOUNT@SECONDS: AMOUNT vests linearly over SECONDS from genesis."""
+    head, sep, seconds = (text or "").rpartition("@")
+    if not sep or not re.fullmatch(r"\s*[0-9]+\s*", seconds):
+        raise InputError(f"--fund-vesting '{text}': write ADDRESS=AMOUNT@SECONDS, e.g. gonka1…=1000gnk@3600")
+    fund = parse_fund(head)
+    secs = int(seconds)
+    if secs <= 0:
+        raise InputError(f"--fund-vesting '{text}': the vesting time must be more than 0 seconds")
+    return Fund(fund.address, fund.amount, secs)
+
+
+def load_or_create_node_key(home: Path) -> Signer:
+    ensure_private_dir(home)
+    path = home / NODE_KEY_FILE
+    if path.exists():
+        try:
+            data = json.loads(path.read_text())
+            key = bytes.fromhex(data["private_key"])
+            if len(key) != 32:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path} is not a devnet node key; move it away to make a new one") from None
+        return Signer(key)
+    while True:
+        key = secrets.token_bytes(32)
+        if 0 < int.from_bytes(key, "big") < N:
+            break
+    signer = Signer(key)
+    body = {"type": "secp256k1", "private_key": key.hex(), "address": address_from_pubkey(signer.pubkey)}
+    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode())
+    return signer
+
+
+def genesis_accounts(node_signer: Signer, funds: list[Fund], genesis_time_s: int) -> list[Account]:
+    node_address = address_from_pubkey(node_signer.pubkey)
+    accounts = [Account(node_address, 0, 0, node_signer.pubkey, NODE_FUNDS)]
+    by_address = {node_address: accounts[0]}
+    for fund in funds:
+        existing = by_address.get(fund.address)
+        if existing is not None:
+            if fund.vesting_seconds is not None or existing.vesting is not None:
+                raise InputError(f"{fund.address} is funded twice; give a vesting account one --fund-vesting only")
+            existing.balance += fund.amount
+            continue
+        vesting = (Vesting(fund.amount, genesis_time_s, genesis_time_s + fund.vesting_seconds)
+                   if fund.vesting_seconds is not None else None)
+        account = Account(fund.address, len(accounts), 0, None, fund.amount, vesting)
+        accounts.append(account)
+        by_address[fund.address] = account
+    return accounts

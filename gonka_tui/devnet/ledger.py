@@ -1,0 +1,90 @@
+"""Account state in memory: the committed state (persisted block by block) and the check state.
+
+The check state is what CheckTx runs against, as in a Cosmos node: the committed state plus
+the effects of the transactions already accepted into the mempool. It is a copy-on-write
+overlay, cleared when a block commits (the block takes the whole mempool).
+
+Both expose the same small interface to the chain rules (`ante.py`): `get(address)` returns
+an Account that must not be mutated (copy it first), `put(account)` stores a new version,
+`create(address)` makes an account with the next account number, and `block_time_s` is the
+time vesting is measured at.
+"""
+
+from __future__ import annotations
+
+from gonka_tui.core.errors import InputError
+
+from .accounts import Account
+
+
+class Ledger:
+    """The committed state."""
+
+    def __init__(self, accounts: dict[str, Account], next_number: int, *, height: int, block_time_ns: int,
+                 last_block_hash: bytes, app_hash: bytes) -> None:
+        self.accounts = accounts
+        self.next_number = next_number
+        self.height = height
+        self.block_time_ns = block_time_ns
+        self.last_block_hash = last_block_hash
+        self.app_hash = app_hash
+        self.dirty: set[str] = set()
+
+    @property
+    def block_time_s(self) -> int:
+        return self.block_time_ns // 1_000_000_000
+
+    def get(self, address: str) -> Account | None:
+        return self.accounts.get(address)
+
+    def put(self, account: Account) -> None:
+        self.accounts[account.address] = account
+        self.dirty.add(account.address)
+
+    def create(self, address: str) -> Account:
+        if address in self.accounts:
+            raise InputError(f"account {address} already exists")
+        account = Account(address, self.next_number)
+        self.next_number += 1
+        return account
+
+    def take_dirty(self) -> list[Account]:
+        changed = [self.accounts[a] for a in sorted(self.dirty)]
+        self.dirty.clear()
+        return changed
+
+
+class Overlay:
+    """A copy-on-write layer over another state. The check state is an Overlay over the committed
+    Ledger (`reset` after each commit); a simulation runs in a throwaway Overlay over the check state."""
+
+    def __init__(self, base: Ledger | Overlay) -> None:
+        self.base = base
+        self.accounts: dict[str, Account] = {}
+        self.next_number = base.next_number
+
+    @property
+    def block_time_s(self) -> int:
+        return self.base.block_time_s
+
+    @property
+    def height(self) -> int:
+        return self.base.height
+
+    def get(self, address: str) -> Account | None:
+        account = self.accounts.get(address)
+        return account if account is not None else self.base.get(address)
+
+    def put(self, account: Account) -> None:
+        self.accounts[account.address] = account
+
+    def create(self, address: str) -> Account:
+        if self.get(address) is not None:
+            raise InputError(f"account {address} already exists")
+        account = Account(address, self.next_number)
+        self.next_number += 1
+        return account
+
+    def reset(self) -> None:
+        self.accounts.clear()
+        self.next_number = self.base.next_number
