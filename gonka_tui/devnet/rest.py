@@ -280,6 +280,15 @@ async def inference_params(request: Request) -> JSONResponse:
     return JSONResponse({"params": {"fee_params": {"min_gas_price_ngonka": format_price(price)}}})
 
 
+async def total_vesting(request: Request) -> JSONResponse:
+    """Reward vesting (x/streamvesting): the devnet pays no rewards, so nothing is vesting there."""
+    try:
+        abci.maybe_account(_chain(request), request.path_params["address"])
+    except QueryError as exc:
+        return _query_error(exc)
+    return JSONResponse({"total_amount": []})
+
+
 async def not_found(request: Request) -> JSONResponse:
     return error(404, codes.GRPC_NOT_FOUND, f"Not Found: {request.url.path} is not served by the devnet")
 
@@ -298,6 +307,7 @@ ROUTES = [
     Route(f"{P}/cosmos/base/tendermint/v1beta1/blocks/latest", latest_block),
     Route(f"{P}/cosmos/base/tendermint/v1beta1/node_info", node_info),
     Route(f"{P}/productscience/inference/inference/params", inference_params),
+    Route(f"{P}/productscience/inference/streamvesting/total_vesting/{{address}}", total_vesting),
     Route(f"{P}/{{rest:path}}", not_found, methods=["GET", "POST"]),
 ]
 
