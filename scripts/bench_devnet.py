@@ -77,6 +77,9 @@ class Conn:
         if self.writer is not None:
             self.writer.close()
 
+    async def aclose(self) -> None:
+        self.close()
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -92,9 +95,28 @@ async def rest_get(conn_host: str, port: int, path: str) -> dict:
     return json.loads(raw.split(b"\r\n\r\n", 1)[1])
 
 
+class HttpxConn:
+    """The same calls through httpx (what a typical Python client uses), for comparison."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30)
+
+    async def rpc(self, method: str, params: dict) -> dict:
+        r = await self.client.post("/chain-rpc/", json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        data = r.json()
+        if "error" in data:
+            raise RuntimeError(f"{method}: {data['error']}")
+        return data["result"]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
 async def sender_loop(i: int, signer: Signer, frm: str, to: str, account_number: int, port: int, stop_at: float,
-                      stats: dict) -> None:
-    conn = Conn("127.0.0.1", port)
+                      stats: dict, client: str) -> None:
+    conn = Conn("127.0.0.1", port) if client == "raw" else HttpxConn("127.0.0.1", port)
     seq = 0
     latencies = stats["latency"]
     try:
@@ -110,7 +132,7 @@ async def sender_loop(i: int, signer: Signer, frm: str, to: str, account_number:
                 stats["refused"] += 1
                 stats["refusals"].append(res["log"])
     finally:
-        conn.close()
+        await conn.aclose()
     stats["accepted"][i] = seq
 
 
@@ -149,8 +171,8 @@ async def bench(args) -> dict:
         cpu0 = os.times()
         t0 = time.perf_counter()
         stop_at = t0 + args.seconds
-        await asyncio.gather(*(sender_loop(i, signers[i], senders[i], recipients[i], numbers[i], port, stop_at, stats)
-                               for i in range(args.senders)))
+        await asyncio.gather(*(sender_loop(i, signers[i], senders[i], recipients[i], numbers[i], port, stop_at, stats,
+                                           args.client) for i in range(args.senders)))
         t_sent = time.perf_counter()
         accepted = sum(stats["accepted"])
 
@@ -193,6 +215,7 @@ async def bench(args) -> dict:
         lat = sorted(stats["latency"])
         return {
             "senders": args.senders,
+            "client": args.client,
             "window_s": args.seconds,
             "block_time_s": args.block_time,
             "accepted": accepted,
@@ -224,6 +247,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--block-time", type=float, default=1.0)
     ap.add_argument("--profile", metavar="FILE", help="run the devnet under cProfile, writing FILE")
+    ap.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                    help="the senders' HTTP client: a minimal keep-alive one (default) or httpx")
     args = ap.parse_args()
     print(json.dumps(asyncio.run(bench(args)), indent=2))
 

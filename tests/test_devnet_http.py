@@ -184,6 +184,8 @@ def test_block_rpc(http, devnet):
     assert int(latest["block"]["header"]["height"]) >= int(h)
     with pytest.raises(RuntimeError, match="must be less than or equal"):
         rpc(http, "block", height="999999")
+    with pytest.raises(RuntimeError, match="must be greater than 0"):
+        rpc(http, "block", height=0)
 
 
 @pytest.mark.parametrize("body,code", [
@@ -387,3 +389,11 @@ def test_random_bytes_never_crash_the_server(http, data):
                                                    "data": "0x" + data.hex()})
     assert q.status_code == 200 and "response" in q.json()["result"]
     assert http.get("/health").status_code == 200
+
+
+def test_oversized_bodies_are_refused_as_json(http):
+    big = b"x" * (3 * 1024 * 1024)
+    for path in ("/chain-rpc/", "/chain-api/cosmos/tx/v1beta1/txs", "/faucet"):
+        r = http.post(path, content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "too large" in json.dumps(r.json()), path
+    assert http.get("/health").json()["status"] == "ok"

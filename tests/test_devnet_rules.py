@@ -344,3 +344,12 @@ def test_register_pubkey_creates_account_and_keeps_mempool(chain):
         chain.register_pubkey(EVE.address, BOB.pubkey)
     chain.produce_block()
     assert chain.account(BOB.address).balance == 5 and chain.account(BOB.address).pubkey == BOB.pubkey
+
+
+def test_full_mempool_refuses_until_the_next_block(chain, monkeypatch):
+    monkeypatch.setattr("gonka_tui.devnet.chain.MAX_MEMPOOL_TXS", 2)
+    assert [chain.broadcast(build(seq=s)).code for s in range(2)] == [0, 0]
+    full = chain.broadcast(build(seq=2))
+    assert (full.code, full.codespace) == (20, "sdk") and full.log.endswith("mempool is full")
+    chain.produce_block()
+    assert chain.broadcast(build(seq=2)).code == 0

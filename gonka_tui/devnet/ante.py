@@ -97,7 +97,7 @@ def gas_for(tx_bytes_len: int, signature_count: int, message_sizes: list[int]) -
 
 
 def required_fee(min_gas_price: Fraction, gas_limit: int) -> int:
-    return math.ceil(min_gas_price * gas_limit)
+    return math.ceil(min_gas_price * gas_limit) if min_gas_price else 0
 
 
 def _parse_amount(text: str, what: str) -> int:
@@ -151,11 +151,11 @@ class Rules:
             raise hit
         return hit
 
-    def _verify(self, digest: bytes, account_number: int, pubkey: bytes, sign_doc: bytes, sig: bytes) -> bool:
+    def _verify(self, digest: bytes, account_number: int, pubkey: bytes, tx, sig: bytes) -> bool:
         key = (digest, account_number, pubkey)
         if key in self._verified:  # DeliverTx of a tx CheckTx already verified
             return True
-        if not verify(pubkey, sign_doc, sig):
+        if not verify(pubkey, tx.sign_doc(self.chain_id, account_number), sig):
             return False
         if len(self._verified) > 100_000:
             self._verified.clear()
@@ -295,12 +295,15 @@ class Rules:
 
         if mode != Mode.SIMULATE:
             if signer.sign_mode != SIGN_MODE_DIRECT:
-                name = signing_pb2.SignMode.Name(signer.sign_mode) if signer.sign_mode in \
-                    signing_pb2.SignMode.values() else str(signer.sign_mode)
-                raise TxError(codes.UNAUTHORIZED, f"signature verification failed; sign mode {name} is not "
-                              f"supported by the devnet, only SIGN_MODE_DIRECT", gas_used=gas_used)
-            sign_doc = tx.sign_doc(self.chain_id, account.number)
-            if not self._verify(digest, account.number, pubkey, sign_doc, sigs[0]):
+                if signer.sign_mode < 0:
+                    what = "multisignatures are"
+                else:
+                    name = signing_pb2.SignMode.Name(signer.sign_mode) if signer.sign_mode in \
+                        signing_pb2.SignMode.values() else f"SIGN_MODE({signer.sign_mode})"
+                    what = f"sign mode {name} is"
+                raise TxError(codes.UNAUTHORIZED, f"signature verification failed; {what} not supported by the "
+                              f"devnet, only SIGN_MODE_DIRECT single signers", gas_used=gas_used)
+            if not self._verify(digest, account.number, pubkey, tx, sigs[0]):
                 raise TxError(codes.UNAUTHORIZED,
                               f"signature verification failed; please verify account number ({account.number}), "
                               f"sequence ({account.sequence}) and chain-id ({self.chain_id})", gas_used=gas_used)

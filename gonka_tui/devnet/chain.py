@@ -33,6 +33,7 @@ from .blocks import Header, merkle_root, state_hash
 from .events import index_pairs, to_json
 from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key
 from .ledger import Ledger, Overlay
+from .limits import MAX_MEMPOOL_TXS
 from .search import parse_query
 from .store import SCHEMA_VERSION, Store
 
@@ -200,6 +201,9 @@ class Chain:
         txhash = digest.hex().upper()
         if txhash in self.mempool_hashes:
             return BroadcastResult(txhash, codes.TX_IN_MEMPOOL, codes.sdk_log(codes.TX_IN_MEMPOOL))
+        if len(self.mempool) >= MAX_MEMPOOL_TXS:
+            return BroadcastResult(txhash, codes.MEMPOOL_FULL, codes.sdk_log(
+                codes.MEMPOOL_FULL, f"{len(self.mempool)} txs wait for the next block; try again after it"))
         out = self.rules.run(self.check, tx_bytes, Mode.CHECK, digest)
         if out.ok:
             self.mempool.append(_Pending(tx_bytes, txhash, digest))

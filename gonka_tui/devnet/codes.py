@@ -18,6 +18,7 @@ INSUFFICIENT_FEE = 13
 NO_SIGNATURES = 15
 INVALID_REQUEST = 18
 TX_IN_MEMPOOL = 19
+MEMPOOL_FULL = 20
 TX_TOO_LARGE = 21
 KEY_NOT_FOUND = 22
 TX_TIMEOUT_HEIGHT = 30
@@ -40,6 +41,7 @@ DESCRIPTION = {
     NO_SIGNATURES: "no signatures supplied",
     INVALID_REQUEST: "invalid request",
     TX_IN_MEMPOOL: "tx already in mempool",
+    MEMPOOL_FULL: "mempool is full",
     TX_TOO_LARGE: "tx too large",
     KEY_NOT_FOUND: "key not found",
     TX_TIMEOUT_HEIGHT: "tx timeout height",

@@ -22,6 +22,7 @@ from gonka_tui.core.units import parse_amount
 
 from .blocks import rfc3339_ns
 from .chain import FAUCET_CAP, Chain
+from .limits import read_body
 from .shapes import DENOM, format_price
 
 
@@ -35,7 +36,7 @@ def message(status: int, text: str) -> JSONResponse:
 
 async def _json_object(request: Request) -> dict:
     try:
-        body = json.loads(await request.body())
+        body = json.loads(await read_body(request))
     except (ValueError, UnicodeDecodeError):
         raise InputError("the body is not JSON") from None
     if not isinstance(body, dict):

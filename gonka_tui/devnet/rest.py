@@ -23,6 +23,7 @@ from . import abci, codes
 from .blocks import header_json, rfc3339_ns
 from .chain import Chain
 from .codes import QueryError
+from .limits import read_body
 from .rpc import COMET_VERSION
 from .shapes import (DENOM, account_json, b64, broadcast_response_json, coin_json, format_price, tx_json,
                      tx_response_json)
@@ -105,7 +106,7 @@ async def spendable_by_denom(request: Request) -> JSONResponse:
 
 async def _json_body(request: Request) -> dict | JSONResponse:
     try:
-        body = json.loads(await request.body())
+        body = json.loads(await read_body(request))
     except (ValueError, UnicodeDecodeError):
         return bad_request("the body is not JSON")
     if not isinstance(body, dict):

@@ -218,7 +218,7 @@ def tx_search(chain: Chain, p: Params) -> dict:
 def block(chain: Chain, p: Params) -> dict:
     height = p.integer("height")
     if height is not None and height <= 0:
-        height = None  # CometBFT: 0 means the latest
+        raise RpcError(INTERNAL_ERROR, "Internal error", f"height must be greater than 0, but got {height}", 400)
     found = chain.block(height)
     if found is None:
         raise RpcError(INTERNAL_ERROR, "Internal error",

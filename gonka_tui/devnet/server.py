@@ -24,10 +24,11 @@ from starlette.routing import Route
 
 from . import node_api, rest, rpc
 from .chain import Chain
+from .limits import read_body
 
 
 async def rpc_post(request: Request) -> JSONResponse:
-    body, status = rpc.handle_json(request.app.state.chain, await request.body())
+    body, status = rpc.handle_json(request.app.state.chain, await read_body(request))
     return JSONResponse(body, status_code=status)
 
 
