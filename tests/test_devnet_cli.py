@@ -174,6 +174,9 @@ def test_chain_id_of_an_existing_state_and_a_busy_port(gonka, tmp_path, devnets)
     port = d.url.rsplit(":", 1)[1]
     busy = gonka("devnet", "--home", str(tmp_path / "other"), "--port", port)
     assert busy.code == 1 and f"cannot listen on 127.0.0.1:{port}" in busy.err
+    assert not (tmp_path / "other").exists()  # nothing was made
+    twice = gonka("devnet", "--home", str(home), "--port", "0")
+    assert twice.code == 1 and f"another devnet is running with the home {home}" in twice.err
     d.stop()
     wrong = gonka("devnet", "--home", str(home), "--port", "0", "--chain-id", "gonka-devnet")
     assert wrong.code == 1 and "is chain 'my-chain', not 'gonka-devnet'" in wrong.err

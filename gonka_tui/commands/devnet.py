@@ -46,8 +46,8 @@ def parse_port(text: str) -> int:
 def run(ctx: Context, args) -> int:
     from gonka_tui.core.units import format_gnk
     from gonka_tui.devnet.chain import Chain
-    from gonka_tui.devnet.genesis import parse_fund, parse_fund_vesting
-    from gonka_tui.devnet.server import serve
+    from gonka_tui.devnet.genesis import parse_fund, parse_fund_vesting, validate_chain_id
+    from gonka_tui.devnet.server import bind, serve
 
     block_time = parse_block_time(args.block_time)
     min_gas_price = parse_min_gas_price(args.min_gas_price)
@@ -58,8 +58,19 @@ def run(ctx: Context, args) -> int:
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=ctx.stderr, flush=True)
 
-    fresh = not (home / "devnet.sqlite3").exists()
-    chain, notes = Chain.open(home, chain_id=args.chain_id, min_gas_price=min_gas_price, funds=funds, log=log)
+    if args.chain_id is not None:
+        validate_chain_id(args.chain_id)
+    try:
+        sock = bind(args.host, port)  # before touching the state: a busy port changes nothing
+    except OSError as exc:
+        raise GonkaError(f"cannot listen on {args.host}:{port}: {exc.strerror or exc}; is another devnet running? "
+                         "(choose another --port)") from None
+    try:
+        chain, notes = Chain.open(home, chain_id=args.chain_id, min_gas_price=min_gas_price, funds=funds, log=log)
+    except BaseException:
+        sock.close()
+        raise
+    fresh = chain.created
 
     def listening(url: str) -> None:
         out = ctx.out
@@ -81,11 +92,6 @@ def run(ctx: Context, args) -> int:
         except (AttributeError, ValueError):
             pass
 
-    try:
-        serve(chain, host=args.host, port=port, block_time=block_time, log=log, on_listening=listening)
-    except OSError as exc:
-        chain.close()
-        raise GonkaError(f"cannot listen on {args.host}:{port}: {exc.strerror or exc}; is another devnet running? "
-                         "(choose another --port)") from None
+    serve(chain, sock, block_time=block_time, log=log, on_listening=listening)
     print(f"devnet stopped at height {chain.height}; state kept in {home}", file=ctx.stderr)
     return 0

@@ -23,6 +23,7 @@ from typing import Callable
 
 from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.fileio import ensure_private_dir
 from gonka_tui.core.tx import Fee, sign_send
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
@@ -31,7 +32,7 @@ from .accounts import Account
 from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
 from .events import index_pairs, to_json
-from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key
+from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key, validate_chain_id
 from .ledger import Ledger, Overlay
 from .limits import MAX_MEMPOOL_TXS
 from .search import parse_query
@@ -93,6 +94,25 @@ def _now_ns() -> int:
     return time.time_ns()
 
 
+LOCK_FILE = "devnet.lock"
+
+
+def _lock_home(home: Path):
+    """Hold an exclusive lock on the home while the devnet runs: two devnets on one state would diverge."""
+    handle = open(home / LOCK_FILE, "a+")
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise InputError(f"another devnet is running with the home {home}; stop it first, or use another --home") \
+            from None
+    return handle
+
+
 class Chain:
     def __init__(self, store: Store, ledger: Ledger, rules: Rules, node_signer, *, genesis_time_ns: int,
                  latest: BlockInfo, log: Callable[[str], None] | None = None) -> None:
@@ -111,6 +131,8 @@ class Chain:
         self.block_listeners: list[Callable[[BlockInfo], None]] = []
         earliest = store.earliest_block()
         self.earliest = BlockInfo.from_row(earliest) if earliest else latest
+        self.created = False  # True when this open made the genesis
+        self._lock = None
 
     # ----- opening -----
 
@@ -120,14 +142,24 @@ class Chain:
         """Open the devnet in `home`, making genesis when the state is fresh. Returns notes for the user:
         on an existing state, funds for accounts that exist are ignored and new ones get a faucet transfer."""
         home = Path(home)
-        signer = load_or_create_node_key(home)
+        if chain_id is not None:
+            validate_chain_id(chain_id)
+        ensure_private_dir(home)
+        lock = _lock_home(home)
+        try:
+            signer = load_or_create_node_key(home)
+            store = Store(home / DB_FILE)
+        except BaseException:
+            lock.close()
+            raise
         node_address = address_from_pubkey(signer.pubkey)
-        store = Store(home / DB_FILE)
         notes: list[str] = []
         try:
             meta = store.meta()
             if "height" not in meta:
                 chain = cls._genesis(store, signer, chain_id or "gonka-devnet", min_gas_price, list(funds), log)
+                chain.created = True
+                chain._lock = lock
                 return chain, notes
             stored_chain = meta["chain_id"]
             if chain_id and chain_id != stored_chain:
@@ -149,7 +181,9 @@ class Chain:
                         genesis_time_ns=int(meta["genesis_time_ns"]), latest=latest, log=log)
         except BaseException:
             store.close()
+            lock.close()
             raise
+        chain._lock = lock
         for fund in funds:
             if chain.ledger.get(fund.address) is not None:
                 notes.append(f"--fund{'-vesting' if fund.vesting_seconds else ''} {fund.address}: ignored, "
@@ -169,8 +203,7 @@ class Chain:
     @classmethod
     def _genesis(cls, store: Store, signer, chain_id: str, min_gas_price: Fraction, funds: list[Fund],
                  log) -> Chain:
-        if not chain_id.strip() or len(chain_id) > 50 or any(c.isspace() for c in chain_id):
-            raise InputError(f"chain id '{chain_id}' is not valid (1–50 characters, no spaces)")
+        validate_chain_id(chain_id)
         now = _now_ns()
         accounts = genesis_accounts(signer, funds, now // 1_000_000_000)
         ledger = Ledger({a.address: a for a in accounts}, len(accounts), height=0, block_time_ns=now,
@@ -193,6 +226,9 @@ class Chain:
 
     def close(self) -> None:
         self.store.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # ----- CheckTx, Simulate -----
 

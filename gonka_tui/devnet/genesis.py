@@ -61,6 +61,12 @@ def parse_fund_vesting(text: str) -> Fund:
     return Fund(fund.address, fund.amount, secs)
 
 
+def validate_chain_id(chain_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}", chain_id or ""):
+        raise InputError(f"chain id '{chain_id}' is not valid (1–50 letters, digits, '.', '_' or '-', e.g. gonka-devnet)")
+    return chain_id
+
+
 def load_or_create_node_key(home: Path) -> Signer:
     ensure_private_dir(home)
     path = home / NODE_KEY_FILE

@@ -138,10 +138,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(chain: Chain, *, host: str, port: int, block_time: float, log: Callable[[str], None],
+def serve(chain: Chain, sock: socket.socket, *, block_time: float, log: Callable[[str], None],
           on_listening: Callable[[str], None] = lambda _url: None) -> None:
-    """Run until SIGINT/SIGTERM; then commit the pending block and close the state."""
-    sock = bind(host, port)
+    """Serve on `sock` (from `bind`) until SIGINT/SIGTERM; then commit the pending block and close the state."""
+    host, port = sock.getsockname()[:2]
     server = None
 
     def stop() -> None:
@@ -150,7 +150,7 @@ def serve(chain: Chain, *, host: str, port: int, block_time: float, log: Callabl
 
     app = create_app(chain, block_time, log=log, on_fatal=stop)
     server = _uvicorn_server(app, sock, host, port)
-    on_listening(f"http://{host}:{sock.getsockname()[1]}")
+    on_listening(f"http://{host}:{port}")
     try:
         server.run(sockets=[sock])
     finally:
