@@ -8,6 +8,7 @@ import hashlib
 from fractions import Fraction
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gonka_tui.core.proto.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
 from gonka_tui.core.proto.cosmos.tx.v1beta1 import service_pb2, tx_pb2
@@ -353,3 +354,15 @@ def test_full_mempool_refuses_until_the_next_block(chain, monkeypatch):
     assert (full.code, full.codespace) == (20, "sdk") and full.log.endswith("mempool is full")
     chain.produce_block()
     assert chain.broadcast(build(seq=2)).code == 0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_changed_byte_of_a_signed_tx_is_refused(chain, data):
+    tx = bytearray(build(fee=10, memo="property"))
+    i = data.draw(st.integers(0, len(tx) - 1), label="index")
+    tx[i] ^= data.draw(st.integers(1, 255), label="xor")
+    before = snapshot(chain)
+    result = chain.broadcast(bytes(tx))
+    assert result.code != 0 and result.codespace == "sdk"
+    assert snapshot(chain) == before
