@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from gonka_tui import __version__
@@ -17,6 +18,11 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--node", metavar="URL", default=default, help="use this node instead of the profile's list (or $GONKA_NODE)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="show tracebacks on errors")
+
+
+def _negative_amounts_are_values(parser: argparse.ArgumentParser) -> None:
+    # argparse takes "-1gnk" for an option; let it reach the amount parser, which says "negative".
+    parser._negative_number_matcher = re.compile(r"^-[0-9]+(\.[0-9]+)?[A-Za-z]*$")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("bank", "send"))
+    _negative_amounts_are_values(p)
 
     p = sub.add_parser("history", parents=[common], help="sent and received transactions, newest first")
     p.add_argument("name", metavar="NAME_OR_ADDRESS")
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memo", default="")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("tx", "sign_send"))
+    _negative_amounts_are_values(p)
     p = tsub.add_parser("show", parents=[common], help="a transaction by hash")
     p.add_argument("hash")
     p.add_argument("--json", action="store_true")

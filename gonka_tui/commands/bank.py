@@ -46,6 +46,7 @@ def send(ctx: Context, args) -> int:
     from gonka_tui.core.address_book import AddressBook, lookalikes
     from gonka_tui.core.secp256k1 import Signer
     from gonka_tui.core.sending import execute_send, plan_send
+    from gonka_tui.core.tx import validate_memo
 
     sender = ctx.keystore.get(args.from_key)
     if not sender.has_secret:
@@ -54,6 +55,7 @@ def send(ctx: Context, args) -> int:
     amount = parse_amount(args.amount)
     fee = parse_amount(args.fees, allow_zero=True, what="fee") if args.fees is not None else None
     gas = _gas_arg(args.gas)
+    validate_memo(args.memo or "")
     book = AddressBook(ctx.home.address_book_file)
     known = book.known() + [(r.name, r.address) for r in ctx.keystore.list()]
     for label, similar in lookalikes(to_address, known):

@@ -80,6 +80,9 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
         raise ChainError(f"{from_address} has no account on chain yet: it must receive funds first")
     if account.pubkey is not None and account.pubkey != signer.pubkey:
         raise ChainError("the key does not match the account's public key on chain")
+    if amount > balances.spendable:  # refused before anything is signed, even for simulation
+        raise InputError(f"not enough spendable funds: {format_gnk(balances.spendable)} spendable, "
+                         f"{format_gnk(amount)} asked")
     estimated = gas is None
     if gas is None:
         progress("estimating gas")

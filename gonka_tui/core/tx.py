@@ -78,9 +78,15 @@ def msg_send(from_address: str, to_address: str, amount: int, denom: str = BASE_
                                                amount=[coin(amount, denom)]))
 
 
+def validate_memo(memo: str) -> str:
+    size = len(memo.encode("utf-8"))
+    if size > MAX_MEMO_BYTES:
+        raise InputError(f"memo is {size} bytes; at most {MAX_MEMO_BYTES} are allowed")
+    return memo
+
+
 def encode_body(messages: list[any_pb2.Any], memo: str = "", timeout_height: int = 0) -> bytes:
-    if len(memo.encode("utf-8")) > MAX_MEMO_BYTES:
-        raise InputError(f"memo is {len(memo.encode('utf-8'))} bytes; at most {MAX_MEMO_BYTES} are allowed")
+    validate_memo(memo)
     return tx_pb2.TxBody(messages=messages, memo=memo, timeout_height=timeout_height).SerializeToString()
 
 
