@@ -5,9 +5,10 @@ It serves, on one port like a real node behind its proxy, the CometBFT JSON-RPC 
 faucet, and verifies transactions the way a Cosmos SDK v0.50 node does (see `ante.py`).
 
 Modules: `codes` (SDK error codes and logs), `accounts` (account records, vesting math),
-`ledger` (committed and check state in memory), `ante` (the chain rules: CheckTx/DeliverTx/
-Simulate), `gas`, `events`, `blocks` (headers, hashes, times), `store` (SQLite), `search`
-(tx_search query language), `chain` (mempool, block production, queries), `genesis`
-(fresh state and node key), `shapes` (JSON shapes shared by the APIs), `abci` (abci_query
-paths), `rpc`, `rest`, `node_api`, `server` (Starlette app, block timer, uvicorn).
+`ledger` (committed and check state in memory), `ante` (the chain rules for CheckTx/DeliverTx/
+Simulate, and the gas model), `events`, `blocks` (headers, hashes, times), `store` (SQLite),
+`search` (the tx_search query language), `chain` (mempool, block production, queries),
+`genesis` (fresh state and node key), `shapes` (JSON shapes shared by the APIs), `abci`
+(abci_query paths), `rpc`, `rest`, `node_api`, `limits` (body and mempool caps), `server`
+(Starlette app, block timer, uvicorn), `testkit` (keys, signed sends and waiting, for tests).
 """
