@@ -21,3 +21,17 @@ ensure_venv() {  # $1: extras, e.g. "dev" or ""
         echo "$want" > "$stamp"
     fi
 }
+
+ensure_js_tests() {  # cosmjs for tests/test_devnet_clients.py; without npm those tests say why they skip
+    local dir=tests/js stamp=tests/js/node_modules/.gonka-installed want
+    command -v npm >/dev/null 2>&1 || { echo "npm not found: the cosmjs test will be skipped" >&2; return 0; }
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "installing cosmjs for the client tests (once)" >&2
+        if npm ci --prefix "$dir" --no-audit --no-fund --silent >&2; then
+            echo "$want" > "$stamp"
+        else
+            echo "npm ci failed: the cosmjs test will be skipped" >&2
+        fi
+    fi
+}
