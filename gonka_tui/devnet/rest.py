@@ -61,47 +61,40 @@ def _pagination(total: int) -> dict:
     return {"next_key": None, "total": str(total)}
 
 
-async def balances(request: Request) -> JSONResponse:
+async def _coins_reply(request: Request, amount_of, by_denom: bool) -> JSONResponse:
+    """The four bank routes: all balances or one denom, of the bank or the spendable amount."""
     chain = _chain(request)
-    try:
-        acc = abci.maybe_account(chain, request.path_params["address"])
-    except QueryError as exc:
-        return _query_error(exc)
-    coins = [coin_json(acc.balance)] if acc is not None and acc.balance else []
-    return JSONResponse({"balances": coins, "pagination": _pagination(len(coins))})
-
-
-async def balance_by_denom(request: Request) -> JSONResponse:
-    chain = _chain(request)
-    denom = request.query_params.get("denom", "")
+    denom = request.query_params.get("denom", "") if by_denom else DENOM
     try:
         acc = abci.maybe_account(chain, request.path_params["address"])
         abci.check_denom(denom)
     except QueryError as exc:
         return _query_error(exc)
-    return JSONResponse({"balance": coin_json(abci.balance_of(acc, denom), denom)})
-
-
-async def spendable_balances(request: Request) -> JSONResponse:
-    chain = _chain(request)
-    try:
-        acc = abci.maybe_account(chain, request.path_params["address"])
-    except QueryError as exc:
-        return _query_error(exc)
-    amount = abci.spendable_of(chain, acc)
+    amount = amount_of(chain, acc, denom)
+    if by_denom:
+        return JSONResponse({"balance": coin_json(amount, denom)})
     coins = [coin_json(amount)] if amount else []
     return JSONResponse({"balances": coins, "pagination": _pagination(len(coins))})
 
 
+def _bank(chain, acc, denom: str) -> int:
+    return abci.balance_of(acc, denom)
+
+
+async def balances(request: Request) -> JSONResponse:
+    return await _coins_reply(request, _bank, by_denom=False)
+
+
+async def balance_by_denom(request: Request) -> JSONResponse:
+    return await _coins_reply(request, _bank, by_denom=True)
+
+
+async def spendable_balances(request: Request) -> JSONResponse:
+    return await _coins_reply(request, abci.spendable_of, by_denom=False)
+
+
 async def spendable_by_denom(request: Request) -> JSONResponse:
-    chain = _chain(request)
-    denom = request.query_params.get("denom", "")
-    try:
-        acc = abci.maybe_account(chain, request.path_params["address"])
-        abci.check_denom(denom)
-    except QueryError as exc:
-        return _query_error(exc)
-    return JSONResponse({"balance": coin_json(abci.spendable_of(chain, acc, denom), denom)})
+    return await _coins_reply(request, abci.spendable_of, by_denom=True)
 
 
 async def _json_body(request: Request) -> dict | JSONResponse:
