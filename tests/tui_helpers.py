@@ -8,6 +8,7 @@ from pathlib import Path
 from gonka_tui.config import load_config, resolve_home
 from gonka_tui.core.keystore import Keystore
 from gonka_tui.tui.app import GonkaApp
+from tests.fake_node import FakeNode
 
 
 class FakeClock:
@@ -18,11 +19,15 @@ class FakeClock:
         return self.now
 
 
-def make_app(home: Path, clock: FakeClock | None = None, config_text: str | None = None) -> GonkaApp:
+def make_app(home: Path, clock: FakeClock | None = None, config_text: str | None = None,
+             node: FakeNode | None = None, client_factory=None) -> GonkaApp:
+    """The real app on a temporary home; its node is a FakeNode (empty unless given) or client_factory's."""
     h = resolve_home(home)
     if config_text is not None:
         h.config_file.write_text(config_text)
-    return GonkaApp(h, load_config(h), clock=clock or FakeClock())
+    if client_factory is None:
+        client_factory = (node if node is not None else FakeNode()).client
+    return GonkaApp(h, load_config(h), clock=clock or FakeClock(), client_factory=client_factory)
 
 
 def keystore(home: Path) -> Keystore:
@@ -48,4 +53,4 @@ async def type_into(pilot, selector: str, text: str) -> None:
     widget = pilot.app.screen.query_one(selector)
     widget.focus()
     await pilot.pause()
-    await pilot.press(*list(text))
+    await pilot.press("end", *list(text))  # after what is there (focus selects it all)

@@ -23,6 +23,10 @@ class ActionSpec:
 
 APP_ACTIONS = (
     ActionSpec("app.help", "f1", "help", "Help", "Show the keys and what this screen does"),
+    ActionSpec("app.wallet", "f2", "goto('wallet')", "Wallet", "Go to the Wallet: accounts and balances"),
+    ActionSpec("app.send", "f3", "goto('send')", "Send", "Go to Send: send GNK to an address or contact"),
+    ActionSpec("app.history", "f4", "goto('history')", "History", "Go to History: the transactions of an account"),
+    ActionSpec("app.contacts", "f6", "goto('contacts')", "Contacts", "Go to the Address book: contacts and recent recipients"),
     ActionSpec("app.lock", "ctrl+l", "lock", "Lock", "Lock the keystore now and cover the screen"),
     ActionSpec("app.quit", "ctrl+q", "quit", "Quit", "Quit gonka", show=False),
 )
@@ -33,9 +37,34 @@ WALLET_ACTIONS = (
     ActionSpec("wallet.import", "i", "import_hex", "Import", "Import a raw private key (hex)"),
     ActionSpec("wallet.watch", "w", "watch", "Watch", "Watch an address (no secret stored)"),
     ActionSpec("wallet.receive", "v", "receive", "Receive", "Show the address and its QR code to receive funds"),
+    ActionSpec("wallet.send", "s", "send", "Send", "Send from the selected account", show=False),
+    ActionSpec("wallet.history", "h", "history", "History", "Show the selected account's transactions", show=False),
+    ActionSpec("wallet.refresh", "ctrl+r", "refresh", "Refresh", "Fetch the balances again from the network"),
     ActionSpec("wallet.rename", "n", "rename", "Rename", "Rename the selected account", show=False),
     ActionSpec("wallet.delete", "delete", "delete", "Delete", "Delete the selected account from this machine", show=False),
     ActionSpec("wallet.quit", "q", "app.quit", "Quit", "Quit gonka", palette=False),
+)
+
+
+SEND_ACTIONS = (
+    ActionSpec("send.review", "ctrl+s", "review", "Review", "Check the transaction and confirm it before it is signed"),
+    ActionSpec("send.pick", "ctrl+b", "pick", "Pick", "Pick the recipient from contacts, your accounts and recent recipients"),
+    ActionSpec("send.max", "ctrl+g", "max", "Max", "Send everything spendable, less the fee"),
+    ActionSpec("send.clear", "ctrl+n", "clear", "Clear", "Start a new transfer: empty the recipient, amount and memo", show=False),
+)
+
+HISTORY_ACTIONS = (
+    ActionSpec("history.refresh", "ctrl+r", "refresh", "Refresh", "Fetch the transactions again"),
+    ActionSpec("history.more", "m", "more", "More", "Load older transactions"),
+    ActionSpec("history.detail", "enter", "detail", "Details", "Show the selected transaction in full", show=False),
+    ActionSpec("history.copy", "c", "copy", "Copy hash", "Copy the selected transaction's hash", show=False),
+)
+
+CONTACTS_ACTIONS = (
+    ActionSpec("contacts.add", "a", "add", "Add", "Add a contact (name, address, note)"),
+    ActionSpec("contacts.send", "s", "send", "Send to", "Send to the selected contact or recent recipient"),
+    ActionSpec("contacts.save", "n", "save_recent", "Name it", "Save the selected recent recipient as a contact", show=False),
+    ActionSpec("contacts.delete", "delete", "delete", "Delete", "Delete the selected contact"),
 )
 
 

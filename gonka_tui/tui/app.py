@@ -5,47 +5,71 @@ from __future__ import annotations
 import asyncio
 import time
 from functools import partial
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from textual import events
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
-from gonka_tui.config import Config, Home
+from gonka_tui.config import DEVNET_URL, Config, Home, NetworkProfile, select_network
 from gonka_tui.core import unlock_cache
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import Keystore
 from gonka_tui.tui.actions import APP_ACTIONS, ActionSpec, bindings
+from gonka_tui.tui.screens.contacts import AddressBookScreen
 from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.help import HelpModal
+from gonka_tui.tui.screens.history import HistoryScreen
 from gonka_tui.tui.screens.passphrase import LockScreen, NewPassphraseModal, UnlockModal
+from gonka_tui.tui.screens.send import SendScreen
 from gonka_tui.tui.screens.wallet import WalletScreen
 
+if TYPE_CHECKING:
+    from gonka_tui.core.accounts import Balances
+    from gonka_tui.core.address_book import AddressBook
+    from gonka_tui.core.chain_client import ChainClient
+
 IDLE_CHECK_SECONDS = 5.0
+CHAIN_POLL_SECONDS = 15.0
+DEVNET_HINT = "; is the local network running? start it with `gonka devnet`"
+
+ClientFactory = Callable[[NetworkProfile], "ChainClient"]
 
 
 class GonkaApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "gonka"
-    MODES = {"wallet": WalletScreen}
+    MODES = {"wallet": WalletScreen, "send": SendScreen, "history": HistoryScreen, "contacts": AddressBookScreen}
     DEFAULT_MODE = "wallet"
     BINDINGS = bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
 
     keys_version: reactive[int] = reactive(0)
+    # Bumped when something on chain changed because of us (a send): balances and history reload.
+    chain_version: reactive[int] = reactive(0)
+    # "connecting", "online" or "offline"; with the latest block height seen.
+    connection: reactive[str] = reactive("connecting")
+    height: reactive[int | None] = reactive(None)
 
-    def __init__(self, home: Home, config: Config, network: str | None = None, *,
+    def __init__(self, home: Home, config: Config, network: str | None = None, *, node: str | None = None,
                  keystore: Keystore | None = None, clock: Callable[[], float] = time.monotonic,
-                 exit_after_first_frame: bool = False) -> None:
+                 client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False) -> None:
         super().__init__()
         self.home = home
         self.config = config
-        self.network = config.network(network)
+        self.network = select_network(config, network, node)
         self.keystore = keystore or Keystore(home.keystore_dir)
         self.clock = clock
         self.last_activity = clock()
         self._exit_after_first_frame = exit_after_first_frame
+        self._client_factory = client_factory
+        self._client: ChainClient | None = None
+        self._offline_reported = False  # one offline modal until the node answers again
+        self._offline_modal: ErrorModal | None = None
+        # The account chosen on the Wallet screen: Send and History start from it.
+        self.current_account: str | None = None
+        self.balances: dict[str, Balances] = {}  # address -> last balances read
 
     # ----- start-up -----
 
@@ -60,6 +84,13 @@ class GonkaApp(App):
         self.set_interval(IDLE_CHECK_SECONDS, self.check_auto_lock)
         if self._exit_after_first_frame:
             self.call_after_refresh(self.exit)
+            return
+        self.poll_chain()
+        self.set_interval(CHAIN_POLL_SECONDS, self.poll_chain)
+
+    async def on_unmount(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
     def _try_remembered_unlock(self) -> None:
         store_id = self.keystore.store_id()
@@ -77,7 +108,123 @@ class GonkaApp(App):
 
     def update_status(self) -> None:
         lock = "unlocked" if self.keystore.unlocked else "locked"
-        self.sub_title = f"{self.network.name} · keystore {lock}"
+        if self.connection == "online":
+            conn = f"online · height {self.height:,}" if self.height else "online"
+        else:
+            conn = self.connection
+        network = self.network.name.replace("via http://", "via ").replace("via https://", "via ")
+        self.sub_title = f"{network} · keystore {lock} · {conn}"
+
+    # ----- the network -----
+
+    @property
+    def client(self) -> "ChainClient":
+        """The one node client of the app, made on first use and closed on exit."""
+        if self._client is None:
+            if self._client_factory is not None:
+                self._client = self._client_factory(self.network)
+            else:
+                from gonka_tui.core.chain_client import ChainClient
+
+                hint = DEVNET_HINT if DEVNET_URL in self.network.nodes else ""
+                self._client = ChainClient(self.network.nodes, self.network.chain_id, unreachable_hint=hint)
+        return self._client
+
+    def client_now(self) -> "ChainClient":
+        """The client for a request the user asked for: ask the node now, whatever its back-off."""
+        from gonka_tui.core.reconnect import retry_now
+
+        retry_now(self.client)
+        return self.client
+
+    @property
+    def address_book(self) -> "AddressBook":
+        from gonka_tui.core.address_book import AddressBook
+
+        return AddressBook(self.home.address_book_file)
+
+    def watch_connection(self) -> None:
+        self.update_status()
+
+    def watch_height(self) -> None:
+        self.update_status()
+
+    def note_online(self, height: int | None = None) -> None:
+        self._offline_reported = False
+        self.connection = "online"
+        if height is not None:
+            self.height = height
+
+    def note_offline(self) -> None:
+        self.connection = "offline"
+
+    @work(group="chain-status", exclusive=True, exit_on_error=False)
+    async def poll_chain(self) -> None:
+        """The header's connection state and height (errors only change the state, never a modal)."""
+        from gonka_tui.core.reconnect import retry_now
+
+        retry_now(self.client)
+        try:
+            status = await self.client.status()
+        except GonkaError:
+            self.note_offline()
+        else:
+            self.note_online(status.height)
+
+    def network_error(self, error: BaseException, retry: Callable[[], object] | None = None, *,
+                      user_initiated: bool = False) -> None:
+        """A read from the node failed. One modal (with Retry) while the node stays unreachable: more
+        failures of automatic refreshes say nothing; a refresh the user asked for shows it again."""
+        from gonka_tui.core.chain_client import NodeUnreachable
+
+        if not isinstance(error, NodeUnreachable):
+            self.show_error(error, retry)
+            return
+        self.note_offline()
+        if self._offline_modal is not None or (self._offline_reported and not user_initiated):
+            return
+        self._offline_reported = True
+
+        def done(again: bool | None) -> None:
+            self._offline_modal = None
+            if again and retry:
+                self.call_after_refresh(retry)  # once this modal is gone: a failing retry shows a new one
+
+        self._offline_modal = ErrorModal("Node unreachable", f"{error}\n\nRetry when the node is back; balances "
+                                         "and history refresh by themselves once it answers.", retry=retry is not None)
+        self.push_screen(self._offline_modal, done)
+
+    # ----- navigation -----
+
+    def action_goto(self, mode: str) -> None:
+        if isinstance(self.screen, (LockScreen, ModalScreen)):
+            self.bell()  # a dialog is open (or the app is locked): it comes first
+            return
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    async def open_send(self, from_name: str | None = None, to: str | None = None) -> None:
+        """The Send screen, with the sender and/or recipient filled in."""
+        if isinstance(self.screen, LockScreen):
+            return
+        if from_name:
+            self.current_account = from_name
+        if self.current_mode != "send":
+            await self.switch_mode("send")
+        screen = self.screen
+        if isinstance(screen, SendScreen):
+            screen.prefill(from_name=from_name, to=to)
+
+    async def open_history(self, name: str | None = None) -> None:
+        if isinstance(self.screen, LockScreen):
+            return
+        if name:
+            self.current_account = name
+        if self.current_mode != "history":
+            await self.switch_mode("history")
+        screen = self.screen
+        if isinstance(screen, HistoryScreen) and name:
+            screen.choose(name)
 
     # ----- activity and auto-lock -----
 
@@ -158,7 +305,7 @@ class GonkaApp(App):
 
         def done(again: bool | None) -> None:
             if again and retry:
-                retry()
+                self.call_after_refresh(retry)
 
         self.push_screen(ErrorModal(title, message, retry=retry is not None), done)
 

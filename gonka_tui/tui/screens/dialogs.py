@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,7 +17,7 @@ class ConfirmModal(ModalScreen[bool]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, body: str, confirm: str = "Confirm", cancel: str = "Cancel",
+    def __init__(self, title: str, body: RenderableType, confirm: str = "Confirm", cancel: str = "Cancel",
                  danger: bool = False) -> None:
         super().__init__()
         self._title, self._body, self._confirm, self._cancel, self._danger = title, body, confirm, cancel, danger

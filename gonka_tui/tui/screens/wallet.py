@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from gonka_tui.core.accounts import Balances
 from gonka_tui.core.address import short_address
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import KeyRecord, validate_name
+from gonka_tui.core.units import format_gnk
 from gonka_tui.tui.actions import WALLET_ACTIONS, bindings
 from gonka_tui.tui.screens.add_key import IMPORT_HEX, WATCH, AddKeyModal
 from gonka_tui.tui.screens.create import CreateWizard
@@ -18,6 +24,7 @@ from gonka_tui.tui.screens.dialogs import ConfirmModal, PromptModal
 from gonka_tui.tui.screens.receive import ReceiveModal
 from gonka_tui.tui.screens.recover import RecoverWizard
 from gonka_tui.tui.screens.errors import ErrorsAsModals
+from gonka_tui.tui.widgets.nav import NavBar
 
 EMPTY_TEXT = """[b]No accounts yet.[/b]
 
@@ -29,17 +36,29 @@ EMPTY_TEXT = """[b]No accounts yet.[/b]
 Keys are encrypted with one passphrase; [b]F1[/b] shows every key of this screen."""
 
 WIDE = 110  # from this width the table shows the derivation path and full columns
+REFRESH_SECONDS = 15.0
+CONCURRENT_QUERIES = 4
+BALANCE_COLUMNS = (("total", "Total GNK"), ("spendable", "Spendable"), ("locked", "Vesting"))
 
 
 class WalletScreen(ErrorsAsModals, Screen):
     ACTIONS = WALLET_ACTIONS
     BINDINGS = bindings(WALLET_ACTIONS)
-    HELP = ("Your accounts on this machine. Mnemonic and hex keys are encrypted with the keystore "
-            "passphrase; watch-only accounts hold an address alone. Select an account and press "
-            "v or Enter to receive.")
+    HELP = ("Your accounts on this machine and their balances on the network: Total is what the bank "
+            "holds, Spendable what can be sent now, Vesting what is still locked. Balances refresh every "
+            f"{REFRESH_SECONDS:.0f} s while this screen is shown (Ctrl+R now). Mnemonic and hex keys are "
+            "encrypted with the keystore passphrase; watch-only accounts hold an address alone. Select an "
+            "account and press v or Enter to receive, s to send, h for its history.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._errors: dict[str, str] = {}  # address -> why its balance could not be read
+        self._offline = False
+        self._wide: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("wallet")
         with Vertical(id="wallet-body"):
             yield Static(EMPTY_TEXT, id="empty")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="accounts")
@@ -48,13 +67,108 @@ class WalletScreen(ErrorsAsModals, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "keys_version", self.refresh_accounts, init=False)
+        self.watch(self.app, "keys_version", self._keys_changed, init=False)
+        self.watch(self.app, "chain_version", lambda: self.refresh_balances(), init=False)
         self.refresh_accounts()
+        self.refresh_balances()
+        self.set_interval(REFRESH_SECONDS, self._auto_refresh)
+
+    def on_screen_resume(self) -> None:
+        if self._wide is not None:  # not the first show: on_mount fetched already
+            self.refresh_balances()
+
+    def _auto_refresh(self) -> None:
+        if self.is_current:
+            self.refresh_balances()
+
+    def _keys_changed(self) -> None:
+        self.refresh_accounts()
+        self.refresh_balances()
 
     def on_resize(self) -> None:
         wide = self.size.width >= WIDE
-        if wide != getattr(self, "_wide", None):
+        if wide != self._wide:
             self.refresh_accounts()
+
+    # ----- balances -----
+
+    @property
+    def balances(self) -> dict[str, Balances]:
+        return self.app.balances
+
+    def _cells(self, address: str) -> list[Text]:
+        bal = self.balances.get(address)
+        if bal is not None:
+            values = [format_gnk(bal.total, denom=False), format_gnk(bal.spendable, denom=False),
+                      format_gnk(bal.locked, denom=False)]
+            return [Text(v, justify="right") for v in values]
+        if address in self._errors:
+            return [Text("error", style="red", justify="right")] * 3
+        if self._offline:
+            return [Text("offline", style="dim", justify="right")] * 3
+        return [Text("…", style="dim", justify="right")] * 3
+
+    def _show_balances(self, rec: KeyRecord) -> None:
+        table = self.query_one("#accounts", DataTable)
+        try:
+            for (key, _), cell in zip(BALANCE_COLUMNS, self._cells(rec.address)):
+                table.update_cell(rec.name, key, cell, update_width=True)
+        except LookupError:  # the row went away meanwhile
+            pass
+
+    def action_refresh(self) -> None:
+        self.refresh_balances(user_initiated=True)
+
+    @work(group="balances", exclusive=True, exit_on_error=False)
+    async def refresh_balances(self, user_initiated: bool = False) -> None:
+        from gonka_tui.core.chain_client import NodeUnreachable
+
+        records = self.app.keystore.list()
+        if not records:
+            return
+        client = self.app.client_now() if user_initiated else self.app.client
+        try:  # one request first: an unreachable node fails once, not once per account
+            status = await client.status()
+        except NodeUnreachable as exc:
+            self._offline = True
+            for rec in records:
+                self._show_balances(rec)
+            self._show_details()
+            self.app.network_error(exc, lambda: self.refresh_balances(user_initiated=True),
+                                   user_initiated=user_initiated)
+            return
+        self.app.note_online(status.height)
+        limit = asyncio.Semaphore(CONCURRENT_QUERIES)
+
+        async def one(rec: KeyRecord) -> None:
+            async with limit:
+                try:
+                    self.balances[rec.address] = await client.balances(rec.address)
+                    self._errors.pop(rec.address, None)
+                except NodeUnreachable:
+                    raise
+                except GonkaError as exc:  # this account only (e.g. a malformed reply)
+                    self._errors[rec.address] = str(exc)
+            self._show_balances(rec)
+            if rec.address == getattr(self.selected(), "address", None):
+                self._show_details()
+
+        results = await asyncio.gather(*(one(r) for r in records), return_exceptions=True)
+        unreachable = next((r for r in results if isinstance(r, NodeUnreachable)), None)
+        self._offline = unreachable is not None
+        for rec in records:
+            self._show_balances(rec)
+        self._show_details()
+        if unreachable is not None:
+            self.app.network_error(unreachable, lambda: self.refresh_balances(user_initiated=True),
+                                   user_initiated=user_initiated)
+            return
+        other = next((r for r in results if isinstance(r, BaseException)), None)
+        if other is not None:
+            raise other
+        self.app.note_online()
+
+    # ----- accounts -----
 
     def refresh_accounts(self) -> None:
         ks = self.app.keystore
@@ -64,15 +178,19 @@ class WalletScreen(ErrorsAsModals, Screen):
         selected = self.selected()
         table.clear(columns=True)
         table.add_column("Name", key="name")
-        table.add_column("Kind", key="kind")
+        if self._wide:
+            table.add_column("Kind", key="kind")
         table.add_column("Address", key="address")
         if self._wide:
             table.add_column("Path", key="path")
+        for key, label in BALANCE_COLUMNS:
+            table.add_column(Text(label, justify="right"), key=key)
         for rec in records:
-            row = [rec.name, rec.kind, rec.address]
             if self._wide:
-                row.append(rec.path or "—")
-            table.add_row(*row, key=rec.name)
+                row = [rec.name, rec.kind, rec.address, rec.path or "—"]
+            else:
+                row = [rec.name, short_address(rec.address, 6)]
+            table.add_row(*row, *self._cells(rec.address), key=rec.name)
         if selected and selected.name in {r.name for r in records}:
             table.move_cursor(row=table.get_row_index(selected.name))
         self.query_one("#empty").display = not records
@@ -96,6 +214,9 @@ class WalletScreen(ErrorsAsModals, Screen):
             return None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        rec = self.selected()
+        if rec is not None:
+            self.app.current_account = rec.name
         self._show_details()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -110,10 +231,27 @@ class WalletScreen(ErrorsAsModals, Screen):
         kind = {"mnemonic": "recovery phrase", "hex": "imported private key", "watch": "watch-only"}[rec.kind]
         pubkey = rec.pubkey if self._wide or not rec.pubkey else short_address(rec.pubkey, 12)
         details.update(
-            f"[b]{rec.name}[/b] · {kind}{' · ' + rec.path if rec.path else ''}\n"
+            f"[b]{escape(rec.name)}[/b] · {kind}{' · ' + rec.path if rec.path else ''}\n"
             f"{rec.address}\n"
-            f"[dim]pubkey {pubkey or '—'}[/dim]"
+            f"[dim]pubkey {pubkey or '—'}[/dim]\n"
+            f"{self._balance_line(rec)}"
         )
+
+    def _balance_line(self, rec: KeyRecord) -> str:
+        bal = self.balances.get(rec.address)
+        if rec.address in self._errors:
+            return f"[red]balance unavailable: {escape(self._errors[rec.address])}[/red]"
+        if bal is None:
+            if self._offline:
+                return "[dim]offline: the node does not answer; Ctrl+R tries again[/dim]"
+            return "[dim]fetching the balance…[/dim]"
+        parts = [f"[b]{format_gnk(bal.total)}[/b]", f"spendable {format_gnk(bal.spendable)}"]
+        if bal.locked:
+            parts.append(f"vesting {format_gnk(bal.locked)} (locked)")
+        if bal.reward_vesting:
+            parts.append(f"rewards vesting {format_gnk(bal.reward_vesting)}")
+        line = " · ".join(parts)
+        return line + (" [dim](offline: last known)[/dim]" if self._offline else "")
 
     def _need_selection(self) -> KeyRecord | None:
         rec = self.selected()
@@ -137,6 +275,16 @@ class WalletScreen(ErrorsAsModals, Screen):
         rec = self._need_selection()
         if rec:
             self.app.push_screen(ReceiveModal(rec))
+
+    async def action_send(self) -> None:
+        rec = self._need_selection()
+        if rec:
+            await self.app.open_send(from_name=rec.name)
+
+    async def action_history(self) -> None:
+        rec = self._need_selection()
+        if rec:
+            await self.app.open_history(rec.name)
 
     @work(exclusive=True, group="wallet-edit", exit_on_error=False)
     async def action_rename(self) -> None:

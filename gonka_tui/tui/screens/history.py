@@ -1,0 +1,350 @@
+"""History: the transactions of one account, newest first, page by page; Enter shows one in full."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Header, Label, Select, Static
+
+from gonka_tui.core.address import short_address
+from gonka_tui.core.errors import GonkaError
+from gonka_tui.core.keystore import KeyRecord
+from gonka_tui.core.txrecords import TxRecord
+from gonka_tui.core.units import format_gnk
+from gonka_tui.tui.actions import HISTORY_ACTIONS, bindings
+from gonka_tui.tui.screens.errors import ErrorsAsModals
+from gonka_tui.tui.screens.send_dialogs import summary_table
+from gonka_tui.tui.widgets.nav import NavBar
+
+PAGE = 20
+WIDE = 110
+
+NO_ACCOUNTS = """[b]No accounts yet.[/b]
+
+History shows the transactions of one of your accounts (watch-only ones too).
+Press [b]F2[/b] for the Wallet, then [b]c[/b] create, [b]r[/b] recover or [b]w[/b] watch an address."""
+
+
+def tx_time(record: TxRecord, wide: bool = True) -> str:
+    """'2026-11-25 12:00' (UTC, as the chain reports it); narrow: '11-25 12:00'."""
+    t = record.time
+    if len(t) < 16 or t[10] != "T":
+        return t or "—"
+    return f"{t[:10]} {t[11:16]}" if wide else f"{t[5:10]} {t[11:16]}"
+
+
+def signed_gnk(ngonka: int) -> str:
+    return ("+" if ngonka > 0 else "") + format_gnk(ngonka, denom=False)
+
+
+class Labels:
+    """Names for addresses: your accounts, then contacts."""
+
+    def __init__(self, app) -> None:
+        self.names: dict[str, str] = {}
+        try:
+            for c in app.address_book.contacts():
+                self.names[c.address] = c.name
+        except GonkaError:
+            pass
+        for r in app.keystore.list():
+            self.names[r.address] = r.name
+
+    def name(self, address: str) -> str | None:
+        return self.names.get(address)
+
+    def short(self, address: str, keep: int = 6) -> str:
+        return self.names.get(address) or short_address(address, keep)
+
+
+def counterpart(record: TxRecord, address: str) -> str | None:
+    for t in record.transfers:
+        if t.sender == address and t.recipient != address:
+            return t.recipient
+        if t.recipient == address and t.sender != address:
+            return t.sender
+    return None
+
+
+class HistoryScreen(ErrorsAsModals, Screen):
+    ACTIONS = HISTORY_ACTIONS
+    BINDINGS = bindings(HISTORY_ACTIONS)
+    HELP = ("The transactions of one account, newest first, as the node reports them: amounts are the "
+            "change of the account's balance (a send counts its fee too). m loads older ones, Enter "
+            "shows one in full, c copies its hash. Times are UTC.")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[TxRecord] = []
+        self.page = 0
+        self.more = False
+        self.address: str | None = None
+        self.state = "idle"  # idle, loading, loaded, offline, error
+        self._wallet_pick: str | None = None
+        self._wide: bool | None = None
+        self._labels: Labels | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield NavBar("history")
+        with Vertical(id="history-body"):
+            yield Static(NO_ACCOUNTS, id="history-empty-accounts", classes="empty")
+            with Horizontal(id="history-top", classes="field"):
+                yield Label("Account", classes="field-label")
+                yield Select([], id="account", allow_blank=True, compact=True, prompt="choose an account")
+                yield Static("", id="history-count")
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="txs")
+            yield Static("", id="history-state", classes="empty")
+            yield Static("", id="history-more", classes="muted")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "keys_version", self._load_accounts, init=False)
+        self.watch(self.app, "chain_version", lambda: self.load(), init=False)
+        self._load_accounts()
+
+    def on_screen_resume(self) -> None:
+        if self._wide is not None:
+            self._load_accounts()
+            self.load()
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= WIDE
+        if wide != self._wide:
+            self._wide = wide
+            self._fill_table()
+
+    # ----- the account -----
+
+    def _load_accounts(self) -> None:
+        records = self.app.keystore.list()
+        select = self.query_one("#account", Select)
+        current = select.value if select.value is not Select.BLANK else None
+        select.set_options([(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in records])
+        names = [r.name for r in records]
+        self.query_one("#history-empty-accounts").display = not records
+        for widget in ("#history-top", "#txs", "#history-state", "#history-more"):
+            self.query_one(widget).display = bool(records)
+        if not records:
+            return
+        pick = self.app.current_account
+        choice = None
+        if pick != self._wallet_pick:
+            self._wallet_pick = pick
+            choice = pick if pick in names else None
+        if choice is None:
+            choice = current if current in names else (self.app.config.default_key
+                                                         if self.app.config.default_key in names else names[0])
+        if choice != current:
+            select.value = choice  # Select.Changed loads it
+
+    def account(self) -> KeyRecord | None:
+        value = self.query_one("#account", Select).value
+        if value is Select.BLANK:
+            return None
+        try:
+            return self.app.keystore.get(str(value))
+        except GonkaError:
+            return None
+
+    def choose(self, name: str) -> None:
+        self._wallet_pick = name
+        select = self.query_one("#account", Select)
+        if select.value == name:
+            self.load()
+        else:
+            select.value = name
+
+    @on(Select.Changed, "#account")
+    def _account_changed(self) -> None:
+        self.records, self.page, self.more = [], 0, False
+        self._fill_table()
+        self.load()
+
+    # ----- loading -----
+
+    def action_refresh(self) -> None:
+        self.load(user_initiated=True)
+
+    def action_more(self) -> None:
+        if self.more and self.state != "loading":
+            self.load(page=self.page + 1, user_initiated=True)
+
+    @work(group="history", exclusive=True, exit_on_error=False)
+    async def load(self, page: int = 1, user_initiated: bool = False) -> None:
+        from gonka_tui.core.chain_client import NodeUnreachable
+
+        rec = self.account()
+        if rec is None:
+            return
+        address = rec.address
+        self.state = "loading"
+        self._show_state(rec)
+        try:
+            client = self.app.client_now() if user_initiated else self.app.client
+            records, more = await client.history(address, page=page, limit=PAGE)
+        except NodeUnreachable as exc:
+            self.state = "offline"
+            self._show_state(rec)
+            self.app.network_error(exc, lambda: self.load(page, user_initiated=True), user_initiated=user_initiated)
+            return
+        except GonkaError:
+            self.state = "error"
+            self._show_state(rec)
+            raise
+        if self.account() is None or self.account().address != address:
+            return
+        self.app.note_online()
+        if page == 1:
+            self.records = records
+        else:
+            seen = {r.hash for r in self.records}
+            self.records += [r for r in records if r.hash not in seen]
+        self.address, self.page, self.more, self.state = address, page, more, "loaded"
+        self._fill_table()
+        self._show_state(rec)
+        select = self.query_one("#account", Select)
+        if self.records and (self.focused is None or (self.focused is select and not select.expanded)):
+            self.query_one("#txs", DataTable).focus()
+
+    def _show_state(self, rec: KeyRecord) -> None:
+        state = self.query_one("#history-state", Static)
+        count = self.query_one("#history-count", Static)
+        more = self.query_one("#history-more", Static)
+        name = escape(rec.name)
+        n = len(self.records)
+        count.update(f"{n} transaction{'s' if n != 1 else ''}{' (more)' if self.more else ''}" if n else "")
+        more.update(f"Older transactions: press [b]m[/b] to load {PAGE} more." if self.more and n else "")
+        more.display = bool(self.more and n)
+        message = ""
+        if self.state == "loading" and not n:
+            message = "[dim]Loading the transactions…[/dim]"
+        elif self.state == "offline":
+            message = ("[b]Offline.[/b] The node does not answer, so the history cannot be read.\n"
+                       "Start it (e.g. `gonka devnet`) or check --node / GONKA_NODE, then press [b]Ctrl+R[/b].")
+            if n:
+                message = "[b]Offline[/b]: showing what was loaded before. [b]Ctrl+R[/b] tries again."
+        elif self.state == "error":
+            message = "[b]The node refused the query.[/b] Ctrl+R tries again."
+        elif self.state == "loaded" and not n:
+            message = (f"[b]No transactions for '{name}' yet.[/b]\n\n"
+                       f"To receive, share its address: [b]F2[/b], select '{name}', [b]v[/b] shows it with a QR code.\n"
+                       "To send from it: [b]F3[/b].")
+        state.update(message)
+        state.display = bool(message)
+        self.query_one("#txs").display = bool(n)
+
+    def _fill_table(self) -> None:
+        self._wide = self.size.width >= WIDE
+        wide = self._wide
+        table = self.query_one("#txs", DataTable)
+        cursor = table.cursor_row if table.row_count else 0
+        table.clear(columns=True)
+        table.add_column(Text("Height", justify="right"), key="height")
+        table.add_column("Time (UTC)" if wide else "Time", key="time")
+        table.add_column("", key="dir")
+        table.add_column(Text("Amount GNK", justify="right"), key="amount")
+        table.add_column("Counterpart", key="counterpart")
+        table.add_column("Status", key="status")
+        if wide:
+            table.add_column("Memo", key="memo")
+        labels = self._labels = Labels(self.app)
+        address = self.address or ""
+        for r in self.records:
+            direction = r.direction(address)
+            net = r.net_amount(address)
+            arrow = {"in": Text("in", style="green"), "out": Text("out", style="yellow"),
+                     "self": Text("self", style="dim")}.get(direction, Text(direction, style="dim"))
+            other = counterpart(r, address)
+            who = "yourself" if direction == "self" else (
+                (labels.name(other) or (other if wide else short_address(other, 6))) if other else
+                (", ".join(m.rsplit(".", 1)[-1] for m in r.other_messages) or "—"))
+            status = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
+            row = [Text(f"{r.height:,}", justify="right"), tx_time(r, wide), arrow,
+                   Text(signed_gnk(net), justify="right", style="green" if net > 0 else ""), who, status]
+            if wide:
+                row.append(Text(r.memo[:30] + ("…" if len(r.memo) > 30 else ""), style="dim"))
+            table.add_row(*row, key=r.hash)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    # ----- details -----
+
+    def selected(self) -> TxRecord | None:
+        table = self.query_one("#txs", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((r for r in self.records if r.hash == key), None)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_detail()
+
+    def action_detail(self) -> None:
+        record = self.selected()
+        if record is not None and self.address:
+            self.app.push_screen(TxDetailModal(record, self.address, self._labels or Labels(self.app)))
+
+    def action_copy(self) -> None:
+        record = self.selected()
+        if record is not None:
+            self.app.copy_to_clipboard(record.hash)
+            self.app.notify(f"Copied {record.hash[:12]}… to the clipboard")
+
+
+class TxDetailModal(ModalScreen[None]):
+    BINDINGS = [Binding("c", "copy", "Copy hash"), Binding("escape,q", "close", "Close")]
+
+    def __init__(self, record: TxRecord, address: str, labels: Labels) -> None:
+        super().__init__()
+        self.record, self.address, self.labels = record, address, labels
+
+    def compose(self) -> ComposeResult:
+        r = self.record
+        named = lambda a: a + (f" ({self.labels.name(a)})" if self.labels.name(a) else "")  # noqa: E731
+        status = Text("ok", style="bold green") if r.ok else Text.assemble(
+            (f"failed (code {r.code}{', ' + r.codespace if r.codespace else ''})", "bold red"), "\n", r.raw_log)
+        rows: list[tuple[str, str | Text]] = [
+            ("Hash", Text(r.hash, style="bold")), ("Height", f"{r.height:,}"), ("Time", f"{tx_time(r)} UTC"),
+            ("Status", status),
+            ("Change", Text(f"{signed_gnk(r.net_amount(self.address))} GNK for "
+                            f"{self.labels.name(self.address) or short_address(self.address)}")),
+            ("Fee", f"{format_gnk(r.fee)} ({r.fee:,} ngonka)"),
+            ("Gas", f"{r.gas_used:,} used of {r.gas_wanted:,} wanted"),
+            ("Memo", Text(r.memo or "—")),
+        ]
+        for i, t in enumerate(r.transfers, 1):
+            label = "Transfer" if len(r.transfers) == 1 else f"Transfer {i}"
+            rows.append((label, Text(f"{format_gnk(t.amount)}\nfrom {named(t.sender)}\nto   {named(t.recipient)}")))
+        for m in r.other_messages:
+            rows.append(("Message", m))
+        with Vertical(classes=f"dialog{'' if r.ok else ' error'}", id="tx-detail"):
+            yield Label("Transaction", classes="dialog-title")
+            yield Static(summary_table(rows), classes="dialog-body")
+            yield Static("", id="copied", classes="muted copied")
+            with Horizontal(classes="buttons"):
+                yield Button("Copy hash (c)", id="copy", compact=True)
+                yield Button("Close", id="close", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.record.hash)
+        copied = self.query_one("#copied", Static)
+        copied.update("Hash copied to the clipboard.")
+        copied.display = True
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy":
+            self.action_copy()
+        else:
+            self.dismiss(None)
