@@ -131,10 +131,12 @@ class GonkaApp(App):
         return self._client
 
     def client_now(self) -> "ChainClient":
-        """The client for a request the user asked for: ask the node now, whatever its back-off."""
+        """The client for a request the user asked for: ask the node now, whatever its back-off, and
+        not the short read cache."""
         from gonka_tui.core.reconnect import retry_now
 
         retry_now(self.client)
+        self.client.invalidate()
         return self.client
 
     @property
