@@ -253,6 +253,6 @@ async def test_node_away_one_modal_retry_recovers(home, tmp_path):
             await pilot.click("#retry")
             await wait_screen(pilot, WalletScreen)
             await wallet_balance(pilot, "main", "7")
-            assert app.connection == "online"
+            await wait_for(pilot, lambda: app.connection == "online", what="online again")
     finally:
         net.stop()

@@ -82,7 +82,7 @@ async def test_create_wallet_and_pass_the_quiz(home):
         assert [r.name for r in records] == ["alice"]
         assert records[0].address == derive_key(" ".join(words)).address
         table = app.screen.query_one("#accounts", DataTable)
-        assert table.row_count == 1 and "keystore unlocked" in app.sub_title
+        assert table.row_count == 1 and " unlocked" in app.sub_title
 
 
 async def test_failed_quiz_saves_nothing(home):

@@ -5,6 +5,7 @@ unlocked, the largest amount an account can send, and a retry that can never sen
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from gonka_tui.core.chain_client import ChainClient, TxRejected
 from gonka_tui.core.errors import InputError
@@ -60,7 +61,8 @@ async def plan_max(client: ChainClient, signer, from_address: str, to_address: s
     progress("estimating gas")
     gas = int(math.ceil(await client.simulate(tx.tx_bytes) * GAS_ADJUSTMENT))
     amount = amount_after(fee_for(gas, probe.min_gas_price))
-    return await plan_send(client, signer, from_address, to_address, amount, memo=memo, gas=gas, progress=progress)
+    plan = await plan_send(client, signer, from_address, to_address, amount, memo=memo, gas=gas, progress=progress)
+    return replace(plan, gas_estimated=True)  # the gas given was the estimate made just above
 
 
 async def resume_send(client: ChainClient, signer, plan: SendPlan, *, progress: Progress = lambda _: None,

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 IDLE_CHECK_SECONDS = 5.0
 CHAIN_POLL_SECONDS = 15.0
+NARROW = 100  # below this width the header says less
 DEVNET_HINT = "; is the local network running? start it with `gonka devnet`"
 
 ClientFactory = Callable[[NetworkProfile], "ChainClient"]
@@ -107,13 +108,20 @@ class GonkaApp(App):
                         title="gonka demo", timeout=30)
 
     def update_status(self) -> None:
+        """Header: network, lock state, connection (shorter under 100 columns)."""
+        narrow = self.size.width < NARROW
         lock = "unlocked" if self.keystore.unlocked else "locked"
         if self.connection == "online":
             conn = f"online · height {self.height:,}" if self.height else "online"
         else:
             conn = self.connection
         network = self.network.name.replace("via http://", "via ").replace("via https://", "via ")
-        self.sub_title = f"{network} · keystore {lock} · {conn}"
+        if narrow and " via " in network:  # --node: the node says it all
+            network = network.split(" via ", 1)[1]
+        self.sub_title = f"{network} · {lock if narrow else 'keystore ' + lock} · {conn}"
+
+    def on_resize(self) -> None:
+        self.update_status()
 
     # ----- the network -----
 
@@ -192,8 +200,12 @@ class GonkaApp(App):
             if again and retry:
                 self.call_after_refresh(retry)  # once this modal is gone: a failing retry shows a new one
 
-        self._offline_modal = ErrorModal("Node unreachable", f"{error}\n\nRetry when the node is back; balances "
-                                         "and history refresh by themselves once it answers.", retry=retry is not None)
+        hint = "" if "gonka devnet" in str(error) else (
+            "\n\nIs the node running and the address right? It comes from --node, GONKA_NODE or the network in "
+            "config.toml; `gonka devnet` runs a local one.")
+        self._offline_modal = ErrorModal(
+            "Node unreachable", f"{error}{hint}\n\nRetry when the node is back; balances and history also "
+            "refresh by themselves once it answers.", retry=retry is not None)
         self.push_screen(self._offline_modal, done)
 
     # ----- navigation -----

@@ -184,12 +184,13 @@ class AddContactModal(ModalScreen[tuple[str, str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="add-contact"):
             yield Label("Add a contact", classes="dialog-title")
-            yield Label("Name")
-            yield Input(placeholder="e.g. bob", id="name")
-            yield Label("Address")
-            yield Input(self._address, placeholder="gonka1…", id="address")
-            yield Label("Note (optional)")
-            yield Input(placeholder="e.g. exchange deposit", id="note", max_length=MAX_NOTE)
+            for label, field in (("Name", Input(placeholder="e.g. bob", id="name", compact=True)),
+                                 ("Address", Input(self._address, placeholder="gonka1…", id="address", compact=True)),
+                                 ("Note", Input(placeholder="optional, e.g. exchange deposit", id="note",
+                                                max_length=MAX_NOTE, compact=True))):
+                with Horizontal(classes="field"):
+                    yield Label(label, classes="field-label")
+                    yield field
             yield Static("", id="problem", classes="problem", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")

@@ -97,6 +97,9 @@ class SendScreen(ErrorsAsModals, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Tab walks the fields (From, To, Amount, Memo, Review); Pick and Max have their keys.
+        for button in ("#pick-to", "#max"):
+            self.query_one(button, Button).can_focus = False
         self.watch(self.app, "keys_version", self._load_senders, init=False)
         self._load_senders()
         if self._pending:
@@ -104,10 +107,21 @@ class SendScreen(ErrorsAsModals, Screen):
             self._pending = None
             self.prefill(from_name=from_name, to=to)
         self._validate()
+        self._focus_first_empty()
 
     def on_screen_resume(self) -> None:
         self._load_senders()
         self._validate()
+        if self.focused is None:
+            self._focus_first_empty()
+
+    def _focus_first_empty(self) -> None:
+        for field in ("#to", "#amount", "#memo"):
+            widget = self.query_one(field, Input)
+            if not widget.value.strip():
+                widget.focus()
+                return
+        self.query_one("#review", Button).focus()
 
     # ----- accounts that can send -----
 
