@@ -474,6 +474,16 @@ async def test_history_pages_empty_and_offline(home):
         await pilot.press("m")
         await wait_for(pilot, lambda: table.row_count == 25, what="second page")
         assert not screen.more and str(table.get_row_at(24)[0]) == "1,000"
+        # a detail opened and closed, or a refresh, keeps both pages and the selected row
+        table.move_cursor(row=22)
+        await pilot.press("enter")
+        await wait_screen(pilot, TxDetailModal)
+        await pilot.press("escape")
+        await wait_screen(pilot, HistoryScreen)
+        node.add_transfer(COLD, ABANDON_1200, GNK, height=1100)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: table.row_count == 26, what="the new transaction on top")
+        assert str(table.get_row_at(0)[0]) == "1,100" and table.cursor_row == 23
         screen.choose("savings")
         state = screen.query_one("#history-state", Static)
         await wait_for(pilot, lambda: "No transactions for 'savings' yet" in text(state), what="empty state")

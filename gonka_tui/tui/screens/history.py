@@ -88,6 +88,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
         self._wallet_pick: str | None = None
         self._wide: bool | None = None
         self._labels: Labels | None = None
+        self._options: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -125,7 +126,12 @@ class HistoryScreen(ErrorsAsModals, Screen):
         records = self.app.keystore.list()
         select = self.query_one("#account", Select)
         current = select.value if select.value is not Select.BLANK else None
-        select.set_options([(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in records])
+        options = [(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in records]
+        if options != self._options:  # set_options empties the selection: only when they changed
+            self._options = options
+            select.set_options(options)
+            if current is not None and current in [name for _, name in options]:
+                select.value = current
         names = [r.name for r in records]
         self.query_one("#history-empty-accounts").display = not records
         for widget in ("#history-top", "#txs", "#history-state", "#history-more"):
@@ -162,7 +168,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
 
     @on(Select.Changed, "#account")
     def _account_changed(self) -> None:
-        self.records, self.page, self.more = [], 0, False
+        self.records, self.page, self.more, self.address = [], 0, False, None
         self._fill_table()
         self.load()
 
@@ -185,9 +191,14 @@ class HistoryScreen(ErrorsAsModals, Screen):
         address = rec.address
         self.state = "loading"
         self._show_state(rec)
+        # Page 1 reloads everything shown so far (as many pages as were loaded), newest first.
+        pages = max(1, self.page) if page == 1 and address == self.address else 1
         try:
             client = self.app.client_now() if user_initiated else self.app.client
-            records, more = await client.history(address, page=page, limit=PAGE)
+            if page == 1:
+                records, more = await client.history(address, page=1, limit=pages * PAGE)
+            else:
+                records, more = await client.history(address, page=page, limit=PAGE)
         except NodeUnreachable as exc:
             self.state = "offline"
             self._show_state(rec)
@@ -205,7 +216,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
         else:
             seen = {r.hash for r in self.records}
             self.records += [r for r in records if r.hash not in seen]
-        self.address, self.page, self.more, self.state = address, page, more, "loaded"
+        self.address, self.page, self.more, self.state = address, pages if page == 1 else page, more, "loaded"
         self._fill_table()
         self._show_state(rec)
         select = self.query_one("#account", Select)
@@ -244,6 +255,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
         wide = self._wide
         table = self.query_one("#txs", DataTable)
         cursor = table.cursor_row if table.row_count else 0
+        selected = self.selected()
         table.clear(columns=True)
         table.add_column(Text("Height", justify="right"), key="height")
         table.add_column("Time (UTC)" if wide else "Time", key="time")
@@ -271,7 +283,10 @@ class HistoryScreen(ErrorsAsModals, Screen):
                 row.append(Text(r.memo[:30] + ("…" if len(r.memo) > 30 else ""), style="dim"))
             table.add_row(*row, key=r.hash)
         if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            keys = [r.hash for r in self.records]
+            # the same transaction stays selected when newer ones arrive above it
+            row = keys.index(selected.hash) if selected is not None and selected.hash in keys else cursor
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     # ----- details -----
 

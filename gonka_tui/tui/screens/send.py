@@ -61,6 +61,7 @@ class SendScreen(ErrorsAsModals, Screen):
         self._pending: tuple[str | None, str | None] | None = None
         self._wallet_pick: str | None = None  # the Wallet selection last applied to From
         self._senders: list[KeyRecord] = []
+        self._options: list[tuple[str, str]] = []
 
     # ----- layout -----
 
@@ -131,7 +132,9 @@ class SendScreen(ErrorsAsModals, Screen):
         select = self.query_one("#from", Select)
         current = select.value if select.value is not Select.BLANK else None
         options = [(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in self._senders]
-        select.set_options(options)
+        if options != self._options:  # set_options empties the selection: only when they changed
+            self._options = options
+            select.set_options(options)
         names = [r.name for r in self._senders]
         self.query_one("#send-empty").display = not self._senders
         self.query_one("#send-form").display = bool(self._senders)
@@ -149,7 +152,8 @@ class SendScreen(ErrorsAsModals, Screen):
         if choice is None:
             default = self.app.config.default_key
             choice = default if default in names else names[0]
-        select.value = choice
+        if select.value != choice:
+            select.value = choice
         self._from_note()
 
     def sender(self) -> KeyRecord | None:
