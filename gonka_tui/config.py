@@ -17,6 +17,8 @@ from gonka_tui.core.errors import ConfigError
 
 APP_NAME = "gonka"
 DEVNET_URL = "http://127.0.0.1:26600"
+LOCAL_REFRESH_SECONDS = 15.0
+REMOTE_REFRESH_SECONDS = 60.0  # public nodes allow about 20 requests a minute: poll them gently
 BUILTIN_NETWORKS = {
     "devnet": {"chain_id": "gonka-devnet", "nodes": [DEVNET_URL]},
     "mainnet": {
@@ -100,6 +102,17 @@ class NetworkProfile:
     name: str
     chain_id: str | None
     nodes: tuple[str, ...]
+
+    @property
+    def local(self) -> bool:
+        """Every node is on this machine (the devnet): nothing to be gentle with."""
+        from urllib.parse import urlparse
+
+        return all(urlparse(n).hostname in ("127.0.0.1", "localhost", "::1") for n in self.nodes)
+
+    @property
+    def refresh_seconds(self) -> float:
+        return LOCAL_REFRESH_SECONDS if self.local else REMOTE_REFRESH_SECONDS
 
 
 @dataclass(frozen=True)

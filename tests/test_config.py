@@ -90,3 +90,9 @@ def test_error_in_a_later_section_points_at_that_section(home):
     h = write(home, '[networks.a]\nchain_id = "c"\nnodes = ["http://x"]\n\n[networks.b]\nchain_id = "c"\nnodes = ["gopher://x"]\n')
     with pytest.raises(ConfigError, match="line 7"):
         load_config(h)
+
+
+def test_public_nodes_are_polled_gently(home):
+    cfg = load_config(resolve_home(home))
+    assert cfg.network("devnet").local and cfg.network("devnet").refresh_seconds == 15
+    assert not cfg.network("mainnet").local and cfg.network("mainnet").refresh_seconds == 60

@@ -7,7 +7,6 @@ from gonka_tui.config import NetworkProfile
 from gonka_tui.core.chain_client import TxRejected
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.keys import derive_key
-from gonka_tui.core.reconnect import retry_now
 from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.send_support import PublicKeySigner, plan_max, resume_send
 from gonka_tui.core.sending import execute_send, plan_send
@@ -100,6 +99,6 @@ async def test_retry_now_clears_back_off_but_not_rate_limits():
     a, b = client.nodes
     a.cooldown_until, a.failures = 1e12, 7
     b.cooldown_until, b.problem = 1e12, "rate limited (429)"
-    retry_now(client)
+    client.retry_now()
     assert (a.cooldown_until, a.failures) == (0.0, 0) and b.cooldown_until == 1e12
     await client.aclose()

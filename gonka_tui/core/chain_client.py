@@ -26,6 +26,7 @@ from gonka_tui.core.units import BASE_DENOM
 API = "/chain-api"
 RPC = "/chain-rpc"
 PARAMS_PATH = "/productscience/inference/inference/params"
+RATE_LIMITED = "rate limited (429)"
 
 
 class ChainError(GonkaError):
@@ -170,7 +171,7 @@ class ChainClient:
             if resp.status_code == 429:  # back off this node, then ask it again (others meanwhile)
                 retry = resp.headers.get("Retry-After", "")
                 seconds = float(retry) if retry.replace(".", "", 1).isdigit() else None
-                problems[node.url] = node.problem = "rate limited (429)"
+                problems[node.url] = node.problem = RATE_LIMITED
                 self._backoff(node, seconds)
                 continue
             if resp.status_code >= 500 and resp.status_code != 501:
@@ -191,6 +192,15 @@ class ChainClient:
 
     def invalidate(self) -> None:
         self._cache.clear()
+
+    def retry_now(self) -> None:
+        """Forget the back-off of nodes that failed, for a request the user asked for (a local node
+        can be back in a second); rate-limit cool-downs (429) and wrong-chain nodes are kept."""
+        for node in self.nodes:
+            if node.cooldown_until == float("inf") or node.problem == RATE_LIMITED:
+                continue
+            node.cooldown_until = 0.0
+            node.failures = 0
 
     async def _api_get(self, path: str, params: dict | None = None, *, cache: bool = True,
                        missing_ok: bool = False) -> Any:

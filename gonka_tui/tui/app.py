@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from gonka_tui.core.chain_client import ChainClient
 
 IDLE_CHECK_SECONDS = 5.0
-CHAIN_POLL_SECONDS = 15.0
 NARROW = 100  # below this width the header says less
 DEVNET_HINT = "; is the local network running? start it with `gonka devnet`"
 
@@ -87,7 +86,7 @@ class GonkaApp(App):
             self.call_after_refresh(self.exit)
             return
         self.poll_chain()
-        self.set_interval(CHAIN_POLL_SECONDS, self.poll_chain)
+        self.set_interval(self.network.refresh_seconds, self.poll_chain)
 
     async def on_unmount(self) -> None:
         if self._client is not None:
@@ -141,9 +140,7 @@ class GonkaApp(App):
     def client_now(self) -> "ChainClient":
         """The client for a request the user asked for: ask the node now, whatever its back-off, and
         not the short read cache."""
-        from gonka_tui.core.reconnect import retry_now
-
-        retry_now(self.client)
+        self.client.retry_now()
         self.client.invalidate()
         return self.client
 
@@ -171,9 +168,7 @@ class GonkaApp(App):
     @work(group="chain-status", exclusive=True, exit_on_error=False)
     async def poll_chain(self) -> None:
         """The header's connection state and height (errors only change the state, never a modal)."""
-        from gonka_tui.core.reconnect import retry_now
-
-        retry_now(self.client)
+        self.client.retry_now()
         try:
             status = await self.client.status()
         except GonkaError:

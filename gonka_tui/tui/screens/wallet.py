@@ -36,7 +36,6 @@ EMPTY_TEXT = """[b]No accounts yet.[/b]
 Keys are encrypted with one passphrase; [b]F1[/b] shows every key of this screen."""
 
 WIDE = 110  # from this width the table shows the derivation path and full columns
-REFRESH_SECONDS = 15.0
 CONCURRENT_QUERIES = 4
 BALANCE_COLUMNS = (("total", "Total GNK"), ("spendable", "Spendable"), ("locked", "Vesting"))
 
@@ -46,7 +45,7 @@ class WalletScreen(ErrorsAsModals, Screen):
     BINDINGS = bindings(WALLET_ACTIONS)
     HELP = ("Your accounts on this machine and their balances on the network: Total is what the bank "
             "holds, Spendable what can be sent now, Vesting what is still locked. Balances refresh every "
-            f"{REFRESH_SECONDS:.0f} s while this screen is shown (Ctrl+R now). Mnemonic and hex keys are "
+            "15 s on a local node, every minute on public ones (Ctrl+R now). Mnemonic and hex keys are "
             "encrypted with the keystore passphrase; watch-only accounts hold an address alone. Select an "
             "account and press v or Enter to receive, s to send, h for its history.")
 
@@ -71,7 +70,7 @@ class WalletScreen(ErrorsAsModals, Screen):
         self.watch(self.app, "chain_version", lambda: self.refresh_balances(), init=False)
         self.refresh_accounts()
         self.refresh_balances()
-        self.set_interval(REFRESH_SECONDS, self._auto_refresh)
+        self.set_interval(self.app.network.refresh_seconds, self._auto_refresh)
 
     def on_screen_resume(self) -> None:
         if self._wide is not None:  # not the first show: on_mount fetched already
