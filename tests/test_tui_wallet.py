@@ -257,7 +257,7 @@ async def test_help_lists_keys_and_ids(home):
         help_modal = await wait_screen(pilot, HelpModal)
         table = help_modal.query_one("#help-keys", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        assert ("ctrl+n", "Create a new wallet (a new recovery phrase)", "wallet.create") in [tuple(map(str, r)) for r in rows]
+        assert ("ctrl+n", "wallet.create", "Create a new wallet (a new recovery phrase)") in [tuple(map(str, r)) for r in rows]
         await pilot.press("escape")
         await wait_screen(pilot, WalletScreen)
         await pilot.press("c")  # remapped away

@@ -23,9 +23,9 @@ class HelpModal(ModalScreen[None]):
             yield Label(f"Help: {self._title}", classes="dialog-title")
             yield Static(self._about, classes="dialog-body")
             table: DataTable = DataTable(cursor_type="row", zebra_stripes=True, id="help-keys")
-            table.add_columns("Key", "Does", "Id")
+            table.add_columns("Key", "Id", "Does")
             for key, spec in self._rows:
-                table.add_row(key, spec.help, spec.id)
+                table.add_row(key, spec.id, spec.help)
             yield table
             yield Static("Remap a key by its id in config.toml, e.g. [keys] \"wallet.create\" = \"ctrl+n\".\n"
                          "Ctrl+P opens the command palette. Esc closes this help.", classes="muted", markup=False)
