@@ -113,3 +113,40 @@ class PromptModal(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class CopyDialog(ModalScreen[None]):
+    """A modal that shows something with one value to copy (c) and a Close button.
+
+    Subclasses set `copy_text` and `copied_message` and yield `copy_buttons()` in their compose."""
+
+    BINDINGS = [Binding("c", "copy", "Copy"), Binding("escape", "close", "Close")]
+    copy_text: str = ""
+    copied_message = "Copied to the clipboard."
+    copy_label = "Copy (c)"
+    initial_focus = "#close"
+
+    def copy_buttons(self) -> ComposeResult:
+        yield Static("", id="copied", classes="muted copied")
+        with Horizontal(classes="buttons"):
+            yield Button(self.copy_label, id="copy", compact=True)
+            yield Button("Close", id="close", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one(self.initial_focus, Button).focus()
+
+    def action_copy(self) -> None:
+        # OSC 52: works over SSH in terminals that allow it.
+        self.app.copy_to_clipboard(self.copy_text)
+        copied = self.query_one("#copied", Static)
+        copied.update(self.copied_message)
+        copied.display = True
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy":
+            self.action_copy()
+        else:
+            self.dismiss(None)

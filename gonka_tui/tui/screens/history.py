@@ -17,6 +17,7 @@ from gonka_tui.core.keystore import KeyRecord
 from gonka_tui.core.txrecords import TxRecord
 from gonka_tui.core.units import format_gnk
 from gonka_tui.tui.actions import HISTORY_ACTIONS, bindings
+from gonka_tui.tui.screens.dialogs import CopyDialog
 from gonka_tui.tui.screens.errors import ErrorsAsModals
 from gonka_tui.tui.screens.send_dialogs import summary_table
 from gonka_tui.tui.widgets.nav import NavBar
@@ -312,12 +313,15 @@ class HistoryScreen(ErrorsAsModals, Screen):
             self.app.notify(f"Copied {record.hash[:12]}… to the clipboard")
 
 
-class TxDetailModal(ModalScreen[None]):
+class TxDetailModal(CopyDialog):
     BINDINGS = [Binding("c", "copy", "Copy hash"), Binding("escape,q", "close", "Close")]
+    copied_message = "Hash copied to the clipboard."
+    copy_label = "Copy hash (c)"
 
     def __init__(self, record: TxRecord, address: str, labels: Labels) -> None:
         super().__init__()
         self.record, self.address, self.labels = record, address, labels
+        self.copy_text = record.hash
 
     def compose(self) -> ComposeResult:
         r = self.record
@@ -341,25 +345,4 @@ class TxDetailModal(ModalScreen[None]):
         with Vertical(classes=f"dialog{'' if r.ok else ' error'}", id="tx-detail"):
             yield Label("Transaction", classes="dialog-title")
             yield Static(summary_table(rows), classes="dialog-body")
-            yield Static("", id="copied", classes="muted copied")
-            with Horizontal(classes="buttons"):
-                yield Button("Copy hash (c)", id="copy", compact=True)
-                yield Button("Close", id="close", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.record.hash)
-        copied = self.query_one("#copied", Static)
-        copied.update("Hash copied to the clipboard.")
-        copied.display = True
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "copy":
-            self.action_copy()
-        else:
-            self.dismiss(None)
+            yield from self.copy_buttons()

@@ -5,19 +5,21 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from gonka_tui.core.keystore import KeyRecord
+from gonka_tui.tui.screens.dialogs import CopyDialog
 from gonka_tui.tui.widgets.qr import QRCode
 
 
-class ReceiveModal(ModalScreen[None]):
+class ReceiveModal(CopyDialog):
     BINDINGS = [Binding("c", "copy", "Copy address"), Binding("escape", "close", "Close")]
+    initial_focus = "#copy"  # copying is what this dialog is for
 
     def __init__(self, record: KeyRecord) -> None:
         super().__init__()
         self.record = record
+        self.copy_text = record.address
 
     def compose(self) -> ComposeResult:
         rec = self.record
@@ -34,20 +36,6 @@ class ReceiveModal(ModalScreen[None]):
                     yield Button("Copy", id="copy", variant="primary")
                     yield Button("Close", id="close")
 
-    def on_mount(self) -> None:
-        self.query_one("#copy", Button).focus()
-
     def action_copy(self) -> None:
-        # OSC 52: works over SSH in terminals that allow it.
-        self.app.copy_to_clipboard(self.record.address)
-        self.query_one("#copied", Static).update("Copied to the clipboard.")
+        super().action_copy()
         self.app.notify("Address copied to the clipboard")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "copy":
-            self.action_copy()
-        else:
-            self.dismiss(None)

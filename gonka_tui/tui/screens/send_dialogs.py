@@ -14,6 +14,7 @@ from textual.widgets import Button, Label, LoadingIndicator, Static
 
 from gonka_tui.core.sending import SendPlan, SendResult
 from gonka_tui.core.units import format_gnk
+from gonka_tui.tui.screens.dialogs import CopyDialog
 
 STEPS = (("signing", "Signing"), ("broadcasting", "Broadcasting to the network"),
          ("waiting for a block", "Waiting for a block"))
@@ -82,14 +83,17 @@ class SendProgressModal(ModalScreen[None]):
             self.query_one("#progress-note", Static).update(self.notes[-1] if self.notes else "")
 
 
-class SendResultModal(ModalScreen[None]):
+class SendResultModal(CopyDialog):
     """Where the transfer ended up: its hash (copy with c), height and status."""
 
     BINDINGS = [Binding("c", "copy", "Copy hash"), Binding("escape", "close", "Close")]
+    copied_message = "Hash copied to the clipboard."
+    copy_label = "Copy hash (c)"
 
     def __init__(self, plan: SendPlan, result: SendResult, to_label: str | None = None) -> None:
         super().__init__()
         self.plan, self.result, self.to_label = plan, result, to_label
+        self.copy_text = result.txhash
 
     def compose(self) -> ComposeResult:
         ok = self.result.code == 0
@@ -106,25 +110,4 @@ class SendResultModal(ModalScreen[None]):
         with Vertical(classes=f"dialog{'' if ok else ' error'}", id="send-result"):
             yield Label("Sent" if ok else "Included, but the transfer failed", classes="dialog-title")
             yield Static(summary_table(rows), classes="dialog-body", id="result-body")
-            yield Static("", id="copied", classes="muted copied")
-            with Horizontal(classes="buttons"):
-                yield Button("Copy hash (c)", id="copy", compact=True)
-                yield Button("Close", id="close", variant="primary", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.result.txhash)
-        copied = self.query_one("#copied", Static)
-        copied.update("Hash copied to the clipboard.")
-        copied.display = True
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "copy":
-            self.action_copy()
-        else:
-            self.dismiss(None)
+            yield from self.copy_buttons()
