@@ -123,13 +123,20 @@ _MODES = {"BROADCAST_MODE_SYNC": "sync", "BROADCAST_MODE_ASYNC": "async", 2: "sy
           "2": "sync", "3": "async"}
 
 
-async def broadcast(request: Request) -> JSONResponse:
+async def _tx_request(request: Request) -> tuple[dict, bytes] | JSONResponse:
+    """The JSON body and its decoded tx_bytes, or the 400 reply that says what is wrong."""
     body = await _json_body(request)
     if isinstance(body, JSONResponse):
         return body
     tx = _tx_bytes(body)
-    if isinstance(tx, JSONResponse):
-        return tx
+    return tx if isinstance(tx, JSONResponse) else (body, tx)
+
+
+async def broadcast(request: Request) -> JSONResponse:
+    got = await _tx_request(request)
+    if isinstance(got, JSONResponse):
+        return got
+    body, tx = got
     mode = body.get("mode", "BROADCAST_MODE_UNSPECIFIED")
     if not isinstance(mode, (str, int)) or mode not in _MODES:
         return bad_request(f"unsupported broadcast mode {mode}; use BROADCAST_MODE_SYNC or BROADCAST_MODE_ASYNC "
@@ -139,12 +146,10 @@ async def broadcast(request: Request) -> JSONResponse:
 
 
 async def simulate(request: Request) -> JSONResponse:
-    body = await _json_body(request)
-    if isinstance(body, JSONResponse):
-        return body
-    tx = _tx_bytes(body)
-    if isinstance(tx, JSONResponse):
-        return tx
+    got = await _tx_request(request)
+    if isinstance(got, JSONResponse):
+        return got
+    _body, tx = got
     outcome = _chain(request).simulate(tx)
     if not outcome.ok:
         return error(400, codes.GRPC_INVALID_ARGUMENT,
