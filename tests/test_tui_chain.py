@@ -387,6 +387,9 @@ async def test_a_lost_confirmation_retries_without_sending_twice(home, monkeypat
     node._broadcast = broadcast_then_vanish
     app = make_app(home, node=node)
     async with app.run_test(size=SIZE) as pilot:
+        # The Wallet's first balance read must be done before the node vanishes, or its own
+        # "node unreachable" dialog (a different one) could come first.
+        await wait_for(pilot, lambda: ABANDON_1200 in app.balances, what="the first balances")
         screen = await open_send(pilot)
         await fill(pilot, to=COLD, amount="1gnk")
         await send_it(pilot, screen)

@@ -17,12 +17,9 @@ from gonka_tui.core import unlock_cache
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import Keystore
 from gonka_tui.tui.actions import APP_ACTIONS, ActionSpec, bindings
-from gonka_tui.tui.screens.contacts import AddressBookScreen
 from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.help import HelpModal
-from gonka_tui.tui.screens.history import HistoryScreen
 from gonka_tui.tui.screens.passphrase import LockScreen, NewPassphraseModal, UnlockModal
-from gonka_tui.tui.screens.send import SendScreen
 from gonka_tui.tui.screens.wallet import WalletScreen
 
 if TYPE_CHECKING:
@@ -37,10 +34,29 @@ DEVNET_HINT = "; is the local network running? start it with `gonka devnet`"
 ClientFactory = Callable[[NetworkProfile], "ChainClient"]
 
 
+# The screens not shown at start are imported when first opened: the first frame stays fast.
+def _send_screen() -> Screen:
+    from gonka_tui.tui.screens.send import SendScreen
+
+    return SendScreen()
+
+
+def _history_screen() -> Screen:
+    from gonka_tui.tui.screens.history import HistoryScreen
+
+    return HistoryScreen()
+
+
+def _contacts_screen() -> Screen:
+    from gonka_tui.tui.screens.contacts import AddressBookScreen
+
+    return AddressBookScreen()
+
+
 class GonkaApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "gonka"
-    MODES = {"wallet": WalletScreen, "send": SendScreen, "history": HistoryScreen, "contacts": AddressBookScreen}
+    MODES = {"wallet": WalletScreen, "send": _send_screen, "history": _history_screen, "contacts": _contacts_screen}
     DEFAULT_MODE = "wallet"
     BINDINGS = bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
@@ -85,7 +101,7 @@ class GonkaApp(App):
         if self._exit_after_first_frame:
             self.call_after_refresh(self.exit)
             return
-        self.poll_chain()
+        self.call_after_refresh(self.poll_chain)  # the first frame does not wait for the network
         self.set_interval(self.network.refresh_seconds, self.poll_chain)
 
     async def on_unmount(self) -> None:
@@ -220,9 +236,9 @@ class GonkaApp(App):
             self.current_account = from_name
         if self.current_mode != "send":
             await self.switch_mode("send")
-        screen = self.screen
-        if isinstance(screen, SendScreen):
-            screen.prefill(from_name=from_name, to=to)
+        prefill = getattr(self.screen, "prefill", None)
+        if prefill is not None:
+            prefill(from_name=from_name, to=to)
 
     async def open_history(self, name: str | None = None) -> None:
         if isinstance(self.screen, LockScreen):
@@ -231,9 +247,9 @@ class GonkaApp(App):
             self.current_account = name
         if self.current_mode != "history":
             await self.switch_mode("history")
-        screen = self.screen
-        if isinstance(screen, HistoryScreen) and name:
-            screen.choose(name)
+        choose = getattr(self.screen, "choose", None)
+        if choose is not None and name:
+            choose(name)
 
     # ----- activity and auto-lock -----
 

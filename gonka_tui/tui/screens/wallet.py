@@ -69,7 +69,7 @@ class WalletScreen(ErrorsAsModals, Screen):
         self.watch(self.app, "keys_version", self._keys_changed, init=False)
         self.watch(self.app, "chain_version", lambda: self.refresh_balances(), init=False)
         self.refresh_accounts()
-        self.refresh_balances()
+        self.call_after_refresh(self.refresh_balances)  # paint the accounts first, then ask the node
         self.set_interval(self.app.network.refresh_seconds, self._auto_refresh)
 
     def on_screen_resume(self) -> None:
