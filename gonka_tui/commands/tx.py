@@ -12,7 +12,6 @@ from gonka_tui.core.units import format_gnk, parse_amount
 
 
 def sign_send(ctx: Context, args) -> int:
-    from gonka_tui.core.address import normalize_address
     from gonka_tui.core.secp256k1 import Signer
     from gonka_tui.core.tx import Fee, sign_send as build
 
@@ -27,7 +26,7 @@ def sign_send(ctx: Context, args) -> int:
     sender = ctx.keystore.get(args.from_key)
     if not sender.has_secret:
         raise GonkaError(f"'{sender.name}' is watch-only: it cannot sign")
-    to_address = ctx.resolve_address(args.to) if not args.to.startswith("gonka1") else normalize_address(args.to)
+    to_address = ctx.resolve_address(args.to)
     amount = parse_amount(args.amount)
     fee = parse_amount(args.fees, allow_zero=True, what="fee")
     if args.gas <= 0 or args.account_number < 0 or args.sequence < 0:

@@ -4,16 +4,14 @@ unlocked, the largest amount an account can send, and a retry that can never sen
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from gonka_tui.core.chain_client import ChainClient, TxRejected
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.sending import (
-    CODE_IN_MEMPOOL, DEFAULT_GAS, GAS_ADJUSTMENT, Progress, SendPlan, SendResult, broadcast_once, fee_for,
+    CODE_IN_MEMPOOL, Progress, SendPlan, SendResult, broadcast_once, estimate_gas, fee_for,
     plan_send, sign_plan, wait_for_tx,
 )
-from gonka_tui.core.tx import Fee, sign_send
 from gonka_tui.core.units import format_gnk
 
 PLACEHOLDER_SIGNATURE = bytes(64)
@@ -55,11 +53,10 @@ async def plan_max(client: ChainClient, signer, from_address: str, to_address: s
     # The amount's digits change the size of the transaction, and so its gas: estimate again with
     # the larger amount; the final amount is not larger, so its gas is not either.
     amount = amount_after(probe.fee)
-    tx = sign_send(signer, from_address, to_address, amount, chain_id=probe.chain_id,
-                   account_number=probe.account_number, sequence=probe.sequence,
-                   fee=Fee(probe.fee, DEFAULT_GAS), memo=memo)
     progress("estimating gas")
-    gas = int(math.ceil(await client.simulate(tx.tx_bytes) * GAS_ADJUSTMENT))
+    gas = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=probe.chain_id,
+                             account_number=probe.account_number, sequence=probe.sequence, fee=probe.fee,
+                             memo=memo)
     amount = amount_after(fee_for(gas, probe.min_gas_price))
     plan = await plan_send(client, signer, from_address, to_address, amount, memo=memo, gas=gas, progress=progress)
     return replace(plan, gas_estimated=True)  # the gas given was the estimate made just above

@@ -67,6 +67,14 @@ def fee_for(gas: int, price: Decimal) -> int:
     return int(math.ceil(Decimal(gas) * price))
 
 
+async def estimate_gas(client: ChainClient, signer, from_address: str, to_address: str, amount: int, *,
+                       chain_id: str, account_number: int, sequence: int, fee: int, memo: str) -> int:
+    """The gas limit for this transfer: the node's simulation of it × GAS_ADJUSTMENT."""
+    probe = sign_send(signer, from_address, to_address, amount, chain_id=chain_id, account_number=account_number,
+                      sequence=sequence, fee=Fee(fee, DEFAULT_GAS), memo=memo)
+    return int(math.ceil(await client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT))
+
+
 async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_address: str, amount: int, *,
                     memo: str = "", gas: int | None = None, fee: int | None = None,
                     progress: Progress = lambda _: None) -> SendPlan:
@@ -86,10 +94,9 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
     estimated = gas is None
     if gas is None:
         progress("estimating gas")
-        probe = sign_send(signer, from_address, to_address, amount, chain_id=chain_id,
-                          account_number=account.account_number, sequence=account.sequence,
-                          fee=Fee(fee if fee is not None else 0, DEFAULT_GAS), memo=memo)
-        gas = int(math.ceil(await client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT))
+        gas = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=chain_id,
+                                 account_number=account.account_number, sequence=account.sequence,
+                                 fee=fee or 0, memo=memo)
     if gas <= 0:
         raise InputError("gas must be more than zero")
     minimum = fee_for(gas, price)
