@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from gonka_tui.core.proto.cosmos.auth.v1beta1 import auth_pb2, query_pb2 as auth_query
 from gonka_tui.core.proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
-from gonka_tui.core.proto.cosmos.tx.v1beta1 import service_pb2
 from gonka_tui.core.proto.cosmos.vesting.v1beta1 import vesting_pb2
 from gonka_tui.core.secp256k1 import verify
 from gonka_tui.core.tx import MSG_SEND

@@ -33,6 +33,7 @@ def test_round_trip_mnemonic_hex_watch(ks):
     h = ks.add_private_key("h", parse_private_key_hex(HEX_KEY))
     w = ks.add_watch("w", "GONKA1GSVDPDXEC8HSU57LHXG5XEM7REFR233ZVYJNAK")
     assert (a.address, b.address) == (ABANDON_1200, ABANDON_118)
+    assert h.kind == "hex" and h.path is None
     assert [r.name for r in fresh(ks).list()] == ["a", "b", "h", "w"]
     store = fresh(ks)
     assert not store.unlocked

@@ -3,8 +3,7 @@ receive, lock and auto-lock, help, remapped keys, errors as modals."""
 
 from __future__ import annotations
 
-import pytest
-from textual.widgets import Button, DataTable, RadioButton, Static
+from textual.widgets import DataTable, RadioButton, Static
 
 from gonka_tui.core.errors import KeystoreError
 from gonka_tui.core.keys import derive_key

@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import given, settings, strategies as st
 
-from gonka_tui.core import secp256k1
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.keys import HDPath, derive_key
 from gonka_tui.core.proto.cosmos.tx.v1beta1 import tx_pb2

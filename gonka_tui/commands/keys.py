@@ -62,7 +62,7 @@ def _report_network_use(ctx: Context, mnemonic: str, chosen) -> None:
     """Say which of the 1200/118/60 addresses of the phrase hold funds or history (stderr)."""
     import asyncio
 
-    from gonka_tui.core.keys import COIN_TYPES, HDPath, candidate_addresses
+    from gonka_tui.core.keys import COIN_TYPES, candidate_addresses
     from gonka_tui.core.units import format_gnk
 
     candidates = candidate_addresses(mnemonic, hrp="gonka")

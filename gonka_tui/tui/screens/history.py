@@ -8,8 +8,8 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, Select, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Select, Static
 
 from gonka_tui.core.address import short_address
 from gonka_tui.core.errors import GonkaError

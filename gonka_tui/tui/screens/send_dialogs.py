@@ -8,9 +8,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, LoadingIndicator, Static
+from textual.widgets import Label, LoadingIndicator, Static
 
 from gonka_tui.core.sending import SendPlan, SendResult
 from gonka_tui.core.units import format_gnk
