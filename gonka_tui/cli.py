@@ -7,7 +7,45 @@ import re
 import sys
 
 from gonka_tui import __version__
-from gonka_tui.core.errors import GonkaError
+from gonka_tui.core.errors import GonkaError, InputError, shown
+from gonka_tui.core.integers import UINT64_MAX, parse_uint
+from gonka_tui.core.keys import HD_INDEX_MAX, NEW_MNEMONIC_LENGTHS
+
+HISTORY_MAX_PAGE = 1_000_000  # history asks the node for page × limit transactions: keep that sane
+HISTORY_MAX_LIMIT = 100  # the most transactions a node returns per page
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, like every other error (argparse would print the usage first)
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _uint(flag: str, minimum: int = 0, maximum: int = UINT64_MAX, *, auto: bool = False):
+    """An argparse type: the option's value as a whole number in range, checked by the core's one
+    validator before any command runs (so before any key is read or any node contacted). With
+    `auto`, the word 'auto' is taken too, as None."""
+
+    def parse(text: str) -> int | None:
+        if auto and text == "auto":
+            return None
+        try:
+            return parse_uint(text, what=flag, minimum=minimum, maximum=maximum)
+        except InputError as exc:
+            # An ArgumentError without an argument is printed as its message alone: the field once.
+            raise argparse.ArgumentError(None, f"{exc}; or auto to estimate it" if auto else str(exc)) from None
+
+    return parse
+
+
+def _one_of(flag: str, choices: tuple[int, ...]):
+    """An argparse type: one of a few whole numbers, written exactly (int() would take ' 12' or '١٢')."""
+
+    def parse(text: str) -> int:
+        if text in {str(c) for c in choices}:
+            return int(text)
+        raise argparse.ArgumentError(None, f"{flag} must be {' or '.join(map(str, choices))}, not {shown(text)}")
+
+    return parse
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -26,11 +64,11 @@ def _negative_amounts_are_values(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     _global_options(common, suppress=True)
 
-    parser = argparse.ArgumentParser(prog="gonka", description="The terminal app of the Gonka network. "
-                                     "Without a command it opens the app.")
+    parser = _Parser(prog="gonka", description="The terminal app of the Gonka network. "
+                     "Without a command it opens the app.")
     _global_options(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"gonka {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -42,10 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--recover", action="store_true", help="recover from a recovery phrase (stdin when piped)")
     p.add_argument("--from", dest="from_key", metavar="KEY", help="derive another account from KEY's recovery phrase")
-    p.add_argument("--words", type=int, choices=(12, 24), default=24, help="length of a new recovery phrase (default 24)")
-    p.add_argument("--coin-type", type=int, default=1200, help="BIP44 coin type: 1200 Gonka (default), 118 Cosmos, 60 Ethereum")
-    p.add_argument("--account", type=int, default=0, help="BIP44 account (default 0)")
-    p.add_argument("--index", type=int, default=0, help="BIP44 address index (default 0)")
+    p.add_argument("--words", type=_one_of("--words", NEW_MNEMONIC_LENGTHS), default=24,
+                   help="length of a new recovery phrase (default 24)")
+    p.add_argument("--coin-type", type=_uint("--coin-type", 0, HD_INDEX_MAX), default=1200,
+                   help="BIP44 coin type: 1200 Gonka (default), 118 Cosmos, 60 Ethereum")
+    p.add_argument("--account", type=_uint("--account", 0, HD_INDEX_MAX), default=0, help="BIP44 account (default 0)")
+    p.add_argument("--index", type=_uint("--index", 0, HD_INDEX_MAX), default=0, help="BIP44 address index (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=("keys", "add"))
 
@@ -96,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("amount", metavar="AMOUNT", help="with a denom: 1.5gnk or 1500000000ngonka")
     p.add_argument("--memo", default="", help="up to 256 bytes")
     p.add_argument("--fees", metavar="F", help="the fee, e.g. 0ngonka (default: the network's minimum for the gas)")
-    p.add_argument("--gas", metavar="N|auto", default="auto", help="gas limit (default auto: simulated × 1.4)")
+    p.add_argument("--gas", metavar="N|auto", type=_uint("--gas", 1, auto=True), default="auto",
+                   help="gas limit (default auto: simulated × 1.4)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("bank", "send"))
@@ -104,8 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("history", parents=[common], help="sent and received transactions, newest first")
     p.add_argument("name", metavar="NAME_OR_ADDRESS")
-    p.add_argument("--page", type=int, default=1)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--page", type=_uint("--page", 1, HISTORY_MAX_PAGE), default=1, help="page, from 1 (default 1)")
+    p.add_argument("--limit", type=_uint("--limit", 1, HISTORY_MAX_LIMIT), default=20,
+                   help=f"transactions per page, 1 to {HISTORY_MAX_LIMIT} (default 20)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("bank", "history"))
 
@@ -116,10 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("to", metavar="TO")
     p.add_argument("amount", metavar="AMOUNT")
     p.add_argument("--offline", action="store_true", help="required: sign without contacting a node")
-    p.add_argument("--account-number", type=int)
-    p.add_argument("--sequence", type=int)
+    p.add_argument("--account-number", type=_uint("--account-number"))
+    p.add_argument("--sequence", type=_uint("--sequence"))
     p.add_argument("--chain-id")
-    p.add_argument("--gas", type=int)
+    p.add_argument("--gas", type=_uint("--gas", 1))
     p.add_argument("--fees", metavar="F")
     p.add_argument("--memo", default="")
     p.add_argument("--json", action="store_true")

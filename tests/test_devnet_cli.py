@@ -153,11 +153,11 @@ def test_sigterm_commits_the_pending_block(tmp_path, devnets):
     (["--fund", f"{A.address}=100"], "has no denom"),
     (["--fund", "gonka1abc=1gnk"], "--fund 'gonka1abc=1gnk': address"),
     (["--fund-vesting", f"{A.address}=1gnk"], "write ADDRESS=AMOUNT@SECONDS"),
-    (["--fund-vesting", f"{A.address}=1gnk@0"], "more than 0 seconds"),
+    (["--fund-vesting", f"{A.address}=1gnk@0"], "the vesting time in seconds must be a whole number from 1 to"),
     (["--block-time", "0"], "--block-time 0: choose between"),
     (["--block-time", "soon"], "is not a number of seconds"),
     (["--min-gas-price", "-1"], "--min-gas-price '-1' must be a non-negative number"),
-    (["--port", "99999"], "--port '99999' must be a port number"),
+    (["--port", "99999"], "--port must be a whole number from 0 to 65535, not '99999'"),
     (["--chain-id", "has space"], "chain id 'has space' is not valid"),
 ])
 def test_bad_flags_give_one_clear_line(gonka, tmp_path, args, message):

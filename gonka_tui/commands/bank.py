@@ -6,16 +6,8 @@ import asyncio
 import base64
 
 from gonka_tui.commands.context import Context
-from gonka_tui.core.errors import GonkaError, InputError
+from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.units import format_gnk, parse_amount
-
-
-def _gas_arg(text: str | None) -> int | None:
-    if text is None or text == "auto":
-        return None
-    if not text.isdigit() or int(text) <= 0:
-        raise InputError(f"--gas must be a positive whole number or 'auto', not '{text}'")
-    return int(text)
 
 
 def balance(ctx: Context, args) -> int:
@@ -54,7 +46,6 @@ def send(ctx: Context, args) -> int:
     to_address = ctx.resolve_address(args.to)
     amount = parse_amount(args.amount)
     fee = parse_amount(args.fees, allow_zero=True, what="fee") if args.fees is not None else None
-    gas = _gas_arg(args.gas)
     validate_memo(args.memo or "")
     book = AddressBook(ctx.home.address_book_file)
     known = book.known() + [(r.name, r.address) for r in ctx.keystore.list()]
@@ -65,7 +56,7 @@ def send(ctx: Context, args) -> int:
     async def run():
         async with ctx.chain_client() as client:
             plan = await plan_send(client, signer, sender.address, to_address, amount, memo=args.memo or "",
-                                   gas=gas, fee=fee, progress=ctx.progress)
+                                   gas=args.gas, fee=fee, progress=ctx.progress)
             ctx.end_progress()
             if not args.json or not args.yes:
                 for label, value in plan.summary():

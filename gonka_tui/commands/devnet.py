@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import re
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
 from gonka_tui.commands.context import Context
-from gonka_tui.core.errors import GonkaError, InputError
+from gonka_tui.core.errors import GonkaError, InputError, shown
+from gonka_tui.core.integers import parse_uint
 
 DEFAULT_PORT = 26600
 DEFAULT_CHAIN_ID = "gonka-devnet"
 
 
+# ASCII digits only (float() and Decimal() also take '١', '1_0', 'inf', '1e3'), bounded in length.
+_BLOCK_TIME = re.compile(r"[0-9]{1,8}(\.[0-9]{1,8})?")
+# At most 18 decimals, as the chain's Dec has; 18 whole digits is far above any real price and keeps
+# every fee it implies a number the chain can hold.
+_GAS_PRICE = re.compile(r"[0-9]{1,18}(\.[0-9]{1,18})?")
+
+
 def parse_block_time(text: str) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise InputError(f"--block-time '{text}' is not a number of seconds (e.g. 1 or 0.2)") from None
+    if not _BLOCK_TIME.fullmatch(text or ""):
+        raise InputError(f"--block-time {shown(text)} is not a number of seconds (e.g. 1 or 0.2)")
+    value = float(text)
     if not 0.01 <= value <= 3600:
         raise InputError(f"--block-time {text}: choose between 0.01 and 3600 seconds")
     return value
@@ -29,18 +36,14 @@ def parse_min_gas_price(text: str) -> Fraction:
     s = (text or "").strip()
     if s.lower().endswith("ngonka"):
         s = s[: -len("ngonka")].strip()
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", s):
-        raise InputError(f"--min-gas-price '{text}' must be a non-negative number of ngonka per gas (e.g. 0 or 0.1)")
-    try:
-        return Fraction(Decimal(s))
-    except InvalidOperation:
-        raise InputError(f"--min-gas-price '{text}' is not a number") from None
+    if not _GAS_PRICE.fullmatch(s):
+        raise InputError(f"--min-gas-price {shown(text)} must be a non-negative number of ngonka per gas "
+                         "(e.g. 0 or 0.1; at most 18 digits before and 18 after the point)")
+    return Fraction(Decimal(s))
 
 
 def parse_port(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,5}", str(text)) or int(text) > 65535:
-        raise InputError(f"--port '{text}' must be a port number (0–65535)")
-    return int(text)
+    return parse_uint(text, what="--port", maximum=65535)
 
 
 def run(ctx: Context, args) -> int:

@@ -13,7 +13,7 @@ from gonka_tui.core.units import format_gnk, parse_amount
 
 def sign_send(ctx: Context, args) -> int:
     from gonka_tui.core.secp256k1 import Signer
-    from gonka_tui.core.tx import Fee, sign_send as build
+    from gonka_tui.core.tx import Fee, sign_send as build, validate_chain_id, validate_memo
 
     if not args.offline:
         raise InputError("tx sign-send signs without a network: pass --offline with --account-number, "
@@ -29,8 +29,8 @@ def sign_send(ctx: Context, args) -> int:
     to_address = ctx.resolve_address(args.to)
     amount = parse_amount(args.amount)
     fee = parse_amount(args.fees, allow_zero=True, what="fee")
-    if args.gas <= 0 or args.account_number < 0 or args.sequence < 0:
-        raise InputError("--gas must be > 0; --account-number and --sequence must be ≥ 0")
+    validate_memo(args.memo or "")  # --gas, --account-number and --sequence: checked by the parser
+    validate_chain_id(args.chain_id)
     signer = Signer(ctx.unlock().signing_key(sender.name).private_key)
     signed = build(signer, sender.address, to_address, amount, chain_id=args.chain_id,
                    account_number=args.account_number, sequence=args.sequence, fee=Fee(fee, args.gas),

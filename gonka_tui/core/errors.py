@@ -20,3 +20,10 @@ class WrongPassphrase(KeystoreError):
 
 class ConfigError(GonkaError):
     """config.toml is malformed; the message names the file and line."""
+
+
+def shown(text: object, limit: int = 40) -> str:
+    """User input quoted for an error message: non-printable characters escaped (so bytes that were
+    not UTF-8 can be printed), long input cut (a 5,000-digit value is not echoed back)."""
+    text = str(text)
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")

@@ -20,6 +20,7 @@ COIN_TYPES = {1200: "Gonka (default)", 118: "Cosmos Hub", 60: "Ethereum"}
 MNEMONIC_LENGTHS = (12, 15, 18, 21, 24)
 NEW_MNEMONIC_LENGTHS = (12, 24)
 _HARDENED_LIMIT = 2**31
+HD_INDEX_MAX = _HARDENED_LIMIT - 1  # the largest coin type, account or address index
 # Order of secp256k1's base point: a private key must lie in [1, N-1].
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

@@ -8,13 +8,14 @@ account_number}, signature over sha256(SignDoc bytes), txhash = upper-hex sha256
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError
 
 from gonka_tui.core.address import HRP, decode_address
-from gonka_tui.core.errors import InputError
+from gonka_tui.core.errors import InputError, shown
 from gonka_tui.core.proto.cosmos.bank.v1beta1 import tx_pb2 as bank_tx
 from gonka_tui.core.proto.cosmos.base.v1beta1 import coin_pb2
 from gonka_tui.core.proto.cosmos.crypto.secp256k1 import keys_pb2
@@ -26,6 +27,7 @@ from gonka_tui.core.units import BASE_DENOM
 MSG_SEND = "/cosmos.bank.v1beta1.MsgSend"
 SECP256K1_PUBKEY = "/cosmos.crypto.secp256k1.PubKey"
 MAX_MEMO_BYTES = 256
+_CHAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
 SIGN_MODE_DIRECT = signing_pb2.SIGN_MODE_DIRECT
 
 
@@ -79,10 +81,23 @@ def msg_send(from_address: str, to_address: str, amount: int, denom: str = BASE_
 
 
 def validate_memo(memo: str) -> str:
-    size = len(memo.encode("utf-8"))
+    """The memo, if the chain takes it: UTF-8 text of at most MAX_MEMO_BYTES bytes (bytes, as the chain counts)."""
+    try:
+        size = len(memo.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: argv bytes that were not UTF-8 arrive surrogate-escaped
+        raise InputError("memo has bytes that are not UTF-8 text; the chain takes UTF-8 only") from None
     if size > MAX_MEMO_BYTES:
         raise InputError(f"memo is {size} bytes; at most {MAX_MEMO_BYTES} are allowed")
     return memo
+
+
+def validate_chain_id(chain_id: str) -> str:
+    """A chain id as Cosmos chains write them (gonka-mainnet): 1 to 50 ASCII letters, digits, '.', '_'
+    or '-' (50: CometBFT's limit); anything else is a typo, and a signature for it is good for no chain."""
+    if not _CHAIN_ID.fullmatch(chain_id or ""):
+        raise InputError(f"chain id {shown(chain_id or '')} is not valid "
+                         "(1–50 letters, digits, '.', '_' or '-', e.g. gonka-devnet)")
+    return chain_id
 
 
 def encode_body(messages: list[any_pb2.Any], memo: str = "", timeout_height: int = 0) -> bytes:
@@ -90,14 +105,22 @@ def encode_body(messages: list[any_pb2.Any], memo: str = "", timeout_height: int
     return tx_pb2.TxBody(messages=messages, memo=memo, timeout_height=timeout_height).SerializeToString()
 
 
+def signer_info(pubkey: bytes | None, sequence: int) -> tx_pb2.SignerInfo:
+    """A SIGN_MODE_DIRECT signer; without `pubkey` the chain uses the key it has on record."""
+    info = tx_pb2.SignerInfo(mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=SIGN_MODE_DIRECT)),
+                             sequence=sequence)
+    if pubkey is not None:
+        info.public_key.CopyFrom(pack_any(SECP256K1_PUBKEY, keys_pb2.PubKey(key=pubkey)))
+    return info
+
+
+def encode_fee(fee: Fee, payer: str = "") -> tx_pb2.Fee:
+    return tx_pb2.Fee(amount=[coin(fee.amount, fee.denom)] if fee.amount else [], gas_limit=fee.gas_limit,
+                      payer=payer)
+
+
 def encode_auth_info(pubkey: bytes, sequence: int, fee: Fee) -> bytes:
-    signer = tx_pb2.SignerInfo(
-        public_key=pack_any(SECP256K1_PUBKEY, keys_pb2.PubKey(key=pubkey)),
-        mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=SIGN_MODE_DIRECT)),
-        sequence=sequence,
-    )
-    fee_msg = tx_pb2.Fee(amount=[coin(fee.amount, fee.denom)] if fee.amount else [], gas_limit=fee.gas_limit)
-    return tx_pb2.AuthInfo(signer_infos=[signer], fee=fee_msg).SerializeToString()
+    return tx_pb2.AuthInfo(signer_infos=[signer_info(pubkey, sequence)], fee=encode_fee(fee)).SerializeToString()
 
 
 def encode_sign_doc(body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int) -> bytes:
@@ -112,8 +135,7 @@ def encode_tx_raw(body_bytes: bytes, auth_info_bytes: bytes, signatures: list[by
 
 def sign_tx(signer: Signer, messages: list[any_pb2.Any], *, chain_id: str, account_number: int, sequence: int,
             fee: Fee, memo: str = "", timeout_height: int = 0) -> SignedTx:
-    if not chain_id:
-        raise InputError("chain id is empty")
+    validate_chain_id(chain_id)
     body = encode_body(messages, memo, timeout_height)
     auth = encode_auth_info(signer.pubkey, sequence, fee)
     doc = encode_sign_doc(body, auth, chain_id, account_number)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from gonka_tui.core.errors import InputError
+from gonka_tui.core.errors import InputError, shown
 
 BASE_DENOM = "ngonka"
 DISPLAY_DENOM = "GNK"
@@ -19,8 +19,11 @@ MAX_AMOUNT = 2**256 - 1
 # Exponent of each accepted denom (the chain's denom metadata: ngonka 0, ugonka 3,
 # mgonka 6, gonka 9; GNK is the display symbol of gonka).
 _EXPONENTS = {"ngonka": 0, "ugonka": 3, "mgonka": 6, "gonka": 9, "gnk": 9}
-_AMOUNT_RE = re.compile(r"^(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?[ \t]*(?P<denom>[A-Za-z]+)$")
+_AMOUNT_RE = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?[ \t]*(?P<denom>[A-Za-z]*)")
 _EXAMPLE = "write it with a denom, e.g. 1.5gnk or 1500000000ngonka"
+# More whole digits than MAX_AMOUNT has cannot be an amount: refused before any int() on them.
+_MAX_DIGITS = len(str(MAX_AMOUNT))
+_LIMIT = "; the chain holds at most 2^256 - 1 ngonka"
 
 
 def parse_amount(text: str, *, allow_zero: bool = False, what: str = "amount") -> int:
@@ -33,26 +36,29 @@ def parse_amount(text: str, *, allow_zero: bool = False, what: str = "amount") -
     if not s:
         raise InputError(f"{what} is empty; {_EXAMPLE}")
     if s.startswith("-"):
-        raise InputError(f"{what} '{s}' is negative; amounts must be positive")
-    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", s):
-        raise InputError(f"{what} '{s}' has no denom; write {s}gnk or {s}ngonka")
-    m = _AMOUNT_RE.match(s)
+        raise InputError(f"{what} {shown(s)} is negative; amounts must be positive")
+    m = _AMOUNT_RE.fullmatch(s)
     if not m:
-        raise InputError(f"{what} '{s}' is not an amount; {_EXAMPLE}")
-    denom = m["denom"].lower()
+        raise InputError(f"{what} {shown(s)} is not an amount; {_EXAMPLE}")
+    whole, frac, denom = m["int"].lstrip("0"), m["frac"] or "", m["denom"].lower()
+    if len(whole) > _MAX_DIGITS:
+        raise InputError(f"{what} {shown(s)} is too large{_LIMIT}")
+    if not denom:
+        hint = f"write {s}gnk or {s}ngonka" if len(s) <= 40 else _EXAMPLE
+        raise InputError(f"{what} {shown(s)} has no denom; {hint}")
     if denom not in _EXPONENTS:
-        raise InputError(f"{what} '{s}' has an unknown denom '{m['denom']}'; use gnk or ngonka")
+        raise InputError(f"{what} {shown(s)} has an unknown denom {shown(m['denom'])}; use gnk or ngonka")
     exp = _EXPONENTS[denom]
-    frac = m["frac"] or ""
     if len(frac) > exp:
         if exp == 0:
-            raise InputError(f"{what} '{s}': ngonka is the smallest unit and takes no decimals")
+            raise InputError(f"{what} {shown(s)}: ngonka is the smallest unit and takes no decimals")
         raise InputError(
-            f"{what} '{s}' has more than {exp} decimals; 1 ngonka (0.{'0' * (exp - 1)}1{denom}) is the smallest unit"
+            f"{what} {shown(s)} has more than {exp} decimals; "
+            f"1 ngonka (0.{'0' * (exp - 1)}1{denom}) is the smallest unit"
         )
-    value = int(m["int"]) * 10**exp + (int(frac.ljust(exp, "0")) if frac else 0)
+    value = int(whole or "0") * 10**exp + (int(frac.ljust(exp, "0")) if frac else 0)
     if value > MAX_AMOUNT:
-        raise InputError(f"{what} '{s}' is too large")
+        raise InputError(f"{what} {shown(s)} is too large{_LIMIT}")
     if value == 0 and not allow_zero:
         raise InputError(f"{what} must be more than zero")
     return value

@@ -19,7 +19,7 @@ from gonka_tui.core.address_book import lookalikes
 from gonka_tui.core.errors import GonkaError, InputError
 from gonka_tui.core.keystore import KeyRecord
 from gonka_tui.core.sending import SendPlan
-from gonka_tui.core.tx import MAX_MEMO_BYTES
+from gonka_tui.core.tx import MAX_MEMO_BYTES, validate_memo
 from gonka_tui.core.units import format_gnk, parse_amount
 from gonka_tui.tui.actions import SEND_ACTIONS, bindings
 from gonka_tui.tui.recipient import Recipient, known_addresses, resolve_recipient
@@ -268,16 +268,20 @@ class SendScreen(ErrorsAsModals, Screen):
             amount_note.set_class(False, "problem")
             amount_note.update(Text(f"= {amount:,} ngonka", style="dim"))
 
-        # Memo
-        size = len(memo.encode("utf-8"))
-        count = self.query_one("#memo-count", Static)
-        count.update(f"{size}/{MAX_MEMO_BYTES}")
-        count.set_class(size > MAX_MEMO_BYTES, "problem")
+        # Memo (the core's check, as the CLI's; the count is bytes, as the chain counts)
         memo_note = self.query_one("#memo-note", Static)
-        if size > MAX_MEMO_BYTES:
+        try:
+            validate_memo(memo)
+            memo_problem = None
+        except InputError as exc:
+            memo_problem = str(exc)
+        count = self.query_one("#memo-count", Static)
+        count.update(f"{len(memo.encode('utf-8', 'replace'))}/{MAX_MEMO_BYTES}")
+        count.set_class(memo_problem is not None, "problem")
+        if memo_problem:
             ok = False
             memo_note.set_class(True, "problem")
-            memo_note.update(Text(f"the memo is {size} bytes; at most {MAX_MEMO_BYTES} fit in a transaction"))
+            memo_note.update(Text(memo_problem))
         else:
             memo_note.set_class(False, "problem")
             memo_note.update(Text("the memo is public: never put a secret in it", style="dim") if memo else "")
