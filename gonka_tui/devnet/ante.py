@@ -8,17 +8,27 @@ all pass, applies the transaction to that view. The order and the codes (codespa
  6 unrecognized message type  (only /cosmos.bank.v1beta1.MsgSend exists here)
 12 memo too large (> 256 bytes); 30 timeout height passed; 31 extension options; 37 unordered/tips
  7 invalid address            10 invalid coins (ngonka only, > 0)      13 invalid fee coins
- 4 number of signers (all messages must come from the one signer)
- 9 unknown sender account      8 pubkey that is not the sender's (or none known)
+ 4 number of signers: the signers are the messages' senders in order of first appearance, one
+   SignerInfo and one signature each (signer i ↔ SignerInfo i ↔ signature i); the first signer is
+   the fee payer (a fee payer field naming anyone else → 4)
+For each signer i, in order:
+ 9 unknown account             8 pubkey that is not the signer's (or none supplied nor recorded;
+                                 Simulate allows none)
 32 account sequence mismatch (against the check state in CheckTx)
- 4 signature verification failed (SIGN_MODE_DIRECT over the SignDoc with this chain id and the
-   account's number; high-S refused) — skipped in Simulate, as a node does
+ 4 signature verification failed, for each signer i: SIGN_MODE_DIRECT over the SignDoc with this
+   chain id and signer i's own account number, verified with signer i's key; high-S refused —
+   skipped in Simulate, as a node does
 13 insufficient fees: fee < ceil(min_gas_price × gas_limit), ngonka only — skipped in Simulate
 11 out of gas: gas_used > gas_limit — skipped in Simulate (it has no limit)
- 5 insufficient funds: fee + sent amounts > spendable balance (vesting-locked coins excluded)
+ 5 insufficient funds: for each signer, its debits (the fee for the payer, plus every amount it sends
+   in any message) > its spendable balance (vesting-locked coins excluded); all are checked before
+   anything moves, and coins a signer receives in the same tx do not count
 
-A refused transaction changes nothing. A passing one pays its fee to the fee collector,
-increments the signer's sequence, records its pubkey, and moves the coins.
+A refused transaction changes nothing. A passing one pays its fee from the first signer to the fee
+collector, increments every signer's sequence, records every signer's pubkey, and moves the coins;
+it is applied in a scratch layer committed in one step. The ledger refuses to store a negative
+balance (`ledger.InvariantError`); should a rule ever compute one, the tx is refused with code 5
+and nothing is written.
 
 Gas is deterministic (`gas_for`):
     10_000                                   fixed: account load, fee deduction, sequence write
@@ -49,6 +59,7 @@ from . import codes
 from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, Account
 from .codes import TxError
 from .events import Event, ante_events, coins_str, fee_events, send_events
+from .ledger import InvariantError, Overlay
 
 DENOM = "ngonka"
 MAX_TX_BYTES = 1024 * 1024  # CometBFT mempool max_tx_bytes
@@ -118,7 +129,7 @@ class Rules:
         self.hrp = hrp
         self._addresses: dict[str, str | InputError] = {}
         self._pub_addresses: dict[bytes, str | InputError] = {}
-        self._verified: set[tuple[bytes, int, bytes]] = set()
+        self._verified: set[tuple[bytes, int, bytes, bytes]] = set()
 
     # ----- cached helpers -----
 
@@ -152,7 +163,10 @@ class Rules:
         return hit
 
     def _verify(self, digest: bytes, account_number: int, pubkey: bytes, tx, sig: bytes) -> bool:
-        key = (digest, account_number, pubkey)
+        # Everything the signature's validity depends on: the tx (its digest; the chain id is fixed),
+        # the account number in the SignDoc, the key and the signature. One signer's check can thus
+        # never stand in for another's.
+        key = (digest, account_number, pubkey, sig)
         if key in self._verified:  # DeliverTx of a tx CheckTx already verified
             return True
         if not verify(pubkey, tx.sign_doc(self.chain_id, account_number), sig):
@@ -181,6 +195,9 @@ class Rules:
             return self._execute(view, tx, tx_bytes, mode, digest or hashlib.sha256(tx_bytes).digest())
         except TxError as exc:
             return Outcome(exc.code, exc.log, gas_wanted, exc.gas_used)
+        except InvariantError as exc:  # a rule let through what the ledger refuses: nothing was written
+            return Outcome(codes.INSUFFICIENT_FUNDS,
+                           codes.sdk_log(codes.INSUFFICIENT_FUNDS, f"refused by the ledger: {exc}"), gas_wanted)
         except TxDecodeError as exc:
             detail = str(exc).removeprefix("tx parse error: ")
             return Outcome(codes.TX_DECODE, codes.sdk_log(codes.TX_DECODE, detail), gas_wanted)
@@ -254,39 +271,32 @@ class Rules:
         if fee.granter:
             raise TxError(codes.INVALID_REQUEST, "fee grants are not enabled on the devnet")
 
-        senders = list(dict.fromkeys(t[0] for t in transfers))
-        if len(senders) != len(tx.signers):
+        signers = list(dict.fromkeys(t[0] for t in transfers))  # the SDK's GetSigners: first appearance
+        if len(signers) != len(tx.signers):
             raise TxError(codes.UNAUTHORIZED,
-                          f"invalid number of signer; expected: {len(senders)}, got {len(tx.signers)}")
-        sender = senders[0]
+                          f"invalid number of signer; expected: {len(signers)}, got {len(tx.signers)}")
+        payer = signers[0]
         if fee.payer:
             try:
-                payer = self.canonical_address(fee.payer)
+                named = self.canonical_address(fee.payer)
             except InputError as exc:
                 raise TxError(codes.INVALID_ADDRESS, f"invalid fee payer address: {exc}") from None
-            if payer != sender:
-                raise TxError(codes.UNAUTHORIZED, f"fee payer {payer} is not a signer of the transaction")
+            if named != payer:
+                raise TxError(codes.UNAUTHORIZED, f"fee payer {named} is not the first signer {payer}; "
+                              "on the devnet the first signer pays the fee")
 
-        account = view.get(sender)
-        if account is None:
-            raise TxError(codes.UNKNOWN_ADDRESS, f"account {sender} does not exist")
-        signer = tx.signers[0]
-        pubkey = signer.pubkey
-        if pubkey is not None:
-            try:
-                pub_address = self._address_of_pubkey(pubkey)
-            except InputError as exc:
-                raise TxError(codes.INVALID_PUBKEY, str(exc)) from None
-            if pub_address != sender or (account.pubkey is not None and account.pubkey != pubkey):
-                raise TxError(codes.INVALID_PUBKEY,
-                              f"pubKey does not match signer address {sender} with signer index: 0")
-        elif account.pubkey is not None:
-            pubkey = account.pubkey
-        elif mode != Mode.SIMULATE:
-            raise TxError(codes.INVALID_PUBKEY, "pubkey on account is not set")
-        if signer.sequence != account.sequence:
-            raise TxError(codes.WRONG_SEQUENCE,
-                          f"account sequence mismatch, expected {account.sequence}, got {signer.sequence}")
+        # Each signer i: its account, the key its SignerInfo i supplies or the one on record, its sequence.
+        accounts: list[Account] = []
+        pubkeys: list[bytes | None] = []
+        for i, (address, info) in enumerate(zip(signers, tx.signers)):
+            account = view.get(address)
+            if account is None:
+                raise TxError(codes.UNKNOWN_ADDRESS, f"account {address} does not exist")
+            pubkeys.append(self._signer_pubkey(i, address, account, info.pubkey, mode))
+            if info.sequence != account.sequence:
+                raise TxError(codes.WRONG_SEQUENCE,
+                              f"account sequence mismatch, expected {account.sequence}, got {info.sequence}")
+            accounts.append(account)
 
         size = len(tx_bytes)
         if mode == Mode.SIMULATE:
@@ -294,19 +304,8 @@ class Rules:
         gas_used = gas_for(size, len(sigs), [len(m.value) for m in body.messages])
 
         if mode != Mode.SIMULATE:
-            if signer.sign_mode != SIGN_MODE_DIRECT:
-                if signer.sign_mode < 0:
-                    what = "multisignatures are"
-                else:
-                    name = signing_pb2.SignMode.Name(signer.sign_mode) if signer.sign_mode in \
-                        signing_pb2.SignMode.values() else f"SIGN_MODE({signer.sign_mode})"
-                    what = f"sign mode {name} is"
-                raise TxError(codes.UNAUTHORIZED, f"signature verification failed; {what} not supported by the "
-                              f"devnet, only SIGN_MODE_DIRECT single signers", gas_used=gas_used)
-            if not self._verify(digest, account.number, pubkey, tx, sigs[0]):
-                raise TxError(codes.UNAUTHORIZED,
-                              f"signature verification failed; please verify account number ({account.number}), "
-                              f"sequence ({account.sequence}) and chain-id ({self.chain_id})", gas_used=gas_used)
+            for info, account, pubkey, sig in zip(tx.signers, accounts, pubkeys, sigs):
+                self._check_signature(tx, digest, info.sign_mode, account, pubkey, sig, gas_used)
             required = required_fee(self.min_gas_price, gas_limit)
             if fee_total < required:
                 raise TxError(codes.INSUFFICIENT_FEE,
@@ -316,42 +315,83 @@ class Rules:
                 raise TxError(codes.OUT_OF_GAS, f"out of gas in location: txSize; gasWanted: {gas_limit}, "
                               f"gasUsed: {gas_used}", gas_used=gas_used)
 
-        need = fee_total + sum(t[2] for t in transfers)
-        spendable = account.spendable(view.block_time_s)
-        if spendable < need:
-            raise TxError(codes.INSUFFICIENT_FUNDS, f"spendable balance {spendable}{DENOM} is smaller than "
-                          f"{need}{DENOM}", gas_used=gas_used)
+        # Every debit of every account against what it can spend, before anything moves.
+        debits = dict.fromkeys(signers, 0)
+        debits[payer] += fee_total
+        for src, _, amount in transfers:
+            debits[src] += amount
+        for account in accounts:
+            need, spendable = debits[account.address], account.spendable(view.block_time_s)
+            if spendable < need:
+                whose = f"{account.address}: " if len(accounts) > 1 else ""
+                raise TxError(codes.INSUFFICIENT_FUNDS, f"{whose}spendable balance {spendable}{DENOM} is smaller "
+                              f"than {need}{DENOM}", gas_used=gas_used)
 
-        # Every rule passed: apply.
+        # Every rule passed: apply, in a scratch layer committed in one step (all or nothing).
+        scratch = Overlay(view)
         touched: dict[str, Account] = {}
 
         def mutable(address: str) -> Account:
             acc = touched.get(address)
             if acc is None:
-                current = view.get(address)
-                acc = current.copy() if current is not None else view.create(address)
+                current = scratch.get(address)
+                acc = current.copy() if current is not None else scratch.create(address)
                 touched[address] = acc
             return acc
 
-        me = mutable(sender)
         events: list[Event] = []
         if fee_total > 0:
-            me.balance -= fee_total
+            mutable(payer).balance -= fee_total
             collector = mutable(FEE_COLLECTOR_ADDRESS)
             collector.module = FEE_COLLECTOR
             collector.balance += fee_total
-            events += fee_events(sender, FEE_COLLECTOR_ADDRESS, coins_str(fee_total))
-        events += ante_events(sender, fee_str, me.sequence, sigs)
-        me.sequence += 1
-        if me.pubkey is None and pubkey is not None:
-            me.pubkey = pubkey
+            events += fee_events(payer, FEE_COLLECTOR_ADDRESS, coins_str(fee_total))
+        events += ante_events(payer, fee_str, [(a.address, a.sequence, s) for a, s in zip(accounts, sigs)])
+        for account, pubkey in zip(accounts, pubkeys):
+            me = mutable(account.address)
+            me.sequence += 1
+            if me.pubkey is None and pubkey is not None:
+                me.pubkey = pubkey
         for i, (src, dst, amount) in enumerate(transfers):
             mutable(src).balance -= amount
             mutable(dst).balance += amount
             events += send_events(i, src, dst, coins_str(amount))
-        for acc in touched.values():
-            view.put(acc)
-        return Outcome(0, "", gas_limit, gas_used, events, _SEND_RESPONSE_ENTRY * len(msgs), sender)
+        scratch.put_many(touched.values())
+        scratch.commit()
+        return Outcome(0, "", gas_limit, gas_used, events, _SEND_RESPONSE_ENTRY * len(msgs), payer)
+
+    def _signer_pubkey(self, index: int, address: str, account: Account, supplied: bytes | None,
+                       mode: Mode) -> bytes | None:
+        """The key signer `index` signs with: the one its SignerInfo supplies, which must be the address's
+        (and the recorded one, if any), else the recorded one. Simulate needs none, as in the SDK."""
+        if supplied is not None:
+            try:
+                pub_address = self._address_of_pubkey(supplied)
+            except InputError as exc:
+                raise TxError(codes.INVALID_PUBKEY, str(exc)) from None
+            if pub_address != address or (account.pubkey is not None and account.pubkey != supplied):
+                raise TxError(codes.INVALID_PUBKEY,
+                              f"pubKey does not match signer address {address} with signer index: {index}")
+            return supplied
+        if account.pubkey is None and mode != Mode.SIMULATE:
+            raise TxError(codes.INVALID_PUBKEY, "pubkey on account is not set")
+        return account.pubkey
+
+    def _check_signature(self, tx, digest: bytes, sign_mode: int, account: Account, pubkey: bytes, sig: bytes,
+                         gas_used: int) -> None:
+        if sign_mode != SIGN_MODE_DIRECT:
+            if sign_mode < 0:
+                what = "multisignatures are"
+            else:
+                name = signing_pb2.SignMode.Name(sign_mode) if sign_mode in \
+                    signing_pb2.SignMode.values() else f"SIGN_MODE({sign_mode})"
+                what = f"sign mode {name} is"
+            raise TxError(codes.UNAUTHORIZED, f"signature verification failed; {what} not supported by the "
+                          f"devnet, only SIGN_MODE_DIRECT single signers", gas_used=gas_used)
+        if not self._verify(digest, account.number, pubkey, tx, sig):
+            raise TxError(codes.UNAUTHORIZED,
+                          f"signature verification failed; please verify account number ({account.number}), "
+                          f"sequence ({account.sequence}) and chain-id ({self.chain_id})", gas_used=gas_used)
 
     def _send_amount(self, coins) -> int:
         if not coins:

@@ -33,7 +33,7 @@ from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
 from .events import index_pairs, to_json
 from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key, validate_chain_id
-from .ledger import Ledger, Overlay
+from .ledger import InvariantError, Ledger, Overlay
 from .limits import MAX_MEMPOOL_TXS
 from .search import parse_query
 from .store import SCHEMA_VERSION, Store
@@ -172,10 +172,13 @@ class Chain:
             if node is None or node.address != node_address:
                 raise InputError(f"the node key in {home} does not belong to this devnet's state; "
                                  "restore the key or use a fresh --home")
-            ledger = Ledger(accounts, int(meta["next_account_number"]), height=int(meta["height"]),
-                            block_time_ns=int(meta["block_time_ns"]),
-                            last_block_hash=bytes.fromhex(meta["last_block_hash"]),
-                            app_hash=bytes.fromhex(meta["app_hash"]))
+            try:
+                ledger = Ledger(accounts, int(meta["next_account_number"]), height=int(meta["height"]),
+                                block_time_ns=int(meta["block_time_ns"]),
+                                last_block_hash=bytes.fromhex(meta["last_block_hash"]),
+                                app_hash=bytes.fromhex(meta["app_hash"]))
+            except InvariantError as exc:  # never serve a state the rules could not have written
+                raise InputError(f"the devnet state in {home} is damaged: {exc}; use a fresh --home") from None
             latest = BlockInfo.from_row(store.block(ledger.height))
             chain = cls(store, ledger, Rules(stored_chain, min_gas_price), signer,
                         genesis_time_ns=int(meta["genesis_time_ns"]), latest=latest, log=log)

@@ -27,12 +27,11 @@ def fee_events(payer: str, collector: str, amount: str) -> list[Event]:
     ]
 
 
-def ante_events(payer: str, fee: str, sequence: int, signatures: list[bytes]) -> list[Event]:
-    out: list[Event] = [
-        ("tx", (("fee", fee), ("fee_payer", payer))),
-        ("tx", (("acc_seq", f"{payer}/{sequence}"),)),
-    ]
-    for sig in signatures:
+def ante_events(payer: str, fee: str, signers: list[tuple[str, int, bytes]]) -> list[Event]:
+    """The fee, then each signer's (address, sequence, signature) in signer order, as the SDK's ante emits."""
+    out: list[Event] = [("tx", (("fee", fee), ("fee_payer", payer)))]
+    for address, sequence, sig in signers:
+        out.append(("tx", (("acc_seq", f"{address}/{sequence}"),)))
         out.append(("tx", (("signature", base64.b64encode(sig).decode()),)))
     return out
 

@@ -5,9 +5,14 @@ the effects of the transactions already accepted into the mempool. It is a copy-
 overlay, cleared when a block commits (the block takes the whole mempool).
 
 Both expose the same small interface to the chain rules (`ante.py`): `get(address)` returns
-an Account that must not be mutated (copy it first), `put(account)` stores a new version,
-`create(address)` makes an account with the next account number, and `block_time_s` is the
-time vesting is measured at.
+an Account that must not be mutated (copy it first), `put(account)` / `put_many(accounts)` store
+new versions, `create(address)` makes an account with the next account number, and `block_time_s`
+is the time vesting is measured at. A transaction applies in a scratch Overlay that is `commit`ted
+into its base in one step, so it lands all or nothing.
+
+The write path holds the ledger's invariant: no account is stored with a negative balance
+(`InvariantError`), whatever a rule computed; the committed state refuses such an account when
+it is loaded, too.
 """
 
 from __future__ import annotations
@@ -17,11 +22,28 @@ from gonka_tui.core.errors import InputError
 from .accounts import Account
 
 
+class InvariantError(Exception):
+    """An account the ledger refuses to hold (a bug in a rule, or a damaged state file)."""
+
+
+def check_account(account: Account) -> None:
+    if not isinstance(account.balance, int) or account.balance < 0:
+        raise InvariantError(f"account {account.address} with a balance of {account.balance}ngonka, below zero")
+
+
+def _check_all(accounts) -> list[Account]:
+    accounts = list(accounts)
+    for account in accounts:
+        check_account(account)
+    return accounts
+
+
 class Ledger:
     """The committed state."""
 
     def __init__(self, accounts: dict[str, Account], next_number: int, *, height: int, block_time_ns: int,
                  last_block_hash: bytes, app_hash: bytes) -> None:
+        _check_all(accounts.values())
         self.accounts = accounts
         self.next_number = next_number
         self.height = height
@@ -38,8 +60,13 @@ class Ledger:
         return self.accounts.get(address)
 
     def put(self, account: Account) -> None:
-        self.accounts[account.address] = account
-        self.dirty.add(account.address)
+        self.put_many([account])
+
+    def put_many(self, accounts) -> None:
+        """Store every account or, if one breaks the invariant, none."""
+        for account in _check_all(accounts):
+            self.accounts[account.address] = account
+            self.dirty.add(account.address)
 
     def create(self, address: str) -> Account:
         if address in self.accounts:
@@ -76,7 +103,17 @@ class Overlay:
         return account if account is not None else self.base.get(address)
 
     def put(self, account: Account) -> None:
-        self.accounts[account.address] = account
+        self.put_many([account])
+
+    def put_many(self, accounts) -> None:
+        """Store every account or, if one breaks the invariant, none."""
+        for account in _check_all(accounts):
+            self.accounts[account.address] = account
+
+    def commit(self) -> None:
+        """Write this layer into its base in one step (the base checks every account before writing any)."""
+        self.base.put_many(self.accounts.values())
+        self.base.next_number = self.next_number
 
     def create(self, address: str) -> Account:
         if self.get(address) is not None:
