@@ -18,11 +18,10 @@ from starlette.routing import Route
 
 from gonka_tui import __version__
 from gonka_tui.core.errors import InputError
-from gonka_tui.core.units import parse_amount
 
 from .blocks import rfc3339_ns
 from .chain import FAUCET_CAP, Chain
-from .limits import read_body
+from .limits import parse_int, read_json_object
 from .shapes import DENOM, format_price
 
 
@@ -32,16 +31,6 @@ def _chain(request: Request) -> Chain:
 
 def message(status: int, text: str) -> JSONResponse:
     return JSONResponse({"message": text}, status_code=status)
-
-
-async def _json_object(request: Request) -> dict:
-    try:
-        body = json.loads(await read_body(request))
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise InputError("the body must be a JSON object")
-    return body
 
 
 async def status(request: Request) -> JSONResponse:
@@ -88,7 +77,7 @@ async def get_participant(request: Request) -> JSONResponse:
 async def post_participant(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
-        body = await _json_object(request)
+        body = await read_json_object(request)
         pub, address = body.get("pub_key"), body.get("address")
         if not isinstance(pub, str) or not pub:
             raise InputError("pub_key (base64 of the 33-byte compressed secp256k1 key) is required")
@@ -107,18 +96,13 @@ async def post_participant(request: Request) -> JSONResponse:
 async def faucet(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
-        body = await _json_object(request)
+        body = await read_json_object(request)
         address, amount = body.get("address"), body.get("amount")
         if not isinstance(address, str) or not address:
             raise InputError("address (gonka1…) is required")
-        if isinstance(amount, bool) or not isinstance(amount, (int, str)):
+        if amount is None:
             raise InputError('amount is required: a string of ngonka, e.g. "1000000000" (1 GNK)')
-        if isinstance(amount, int):
-            value = amount
-        elif amount.strip().isdigit():
-            value = int(amount.strip())
-        else:
-            value = parse_amount(amount)
+        value = parse_int(amount, "amount (ngonka)")
         if value > FAUCET_CAP:
             raise InputError(f"the faucet gives at most {FAUCET_CAP} ngonka (10,000 GNK) per request; "
                              f"asked for {value}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 
 from starlette.requests import Request
@@ -23,7 +22,7 @@ from . import abci, codes
 from .blocks import header_json, rfc3339_ns
 from .chain import Chain
 from .codes import QueryError
-from .limits import read_body
+from .limits import RequestError, parse_int, read_json_object
 from .rpc import COMET_VERSION
 from .shapes import (DENOM, account_json, b64, broadcast_response_json, coin_json, format_price, tx_json,
                      tx_response_json)
@@ -99,12 +98,9 @@ async def spendable_by_denom(request: Request) -> JSONResponse:
 
 async def _json_body(request: Request) -> dict | JSONResponse:
     try:
-        body = json.loads(await read_body(request))
-    except (ValueError, UnicodeDecodeError):
-        return bad_request("the body is not JSON")
-    if not isinstance(body, dict):
-        return bad_request("the body must be a JSON object")
-    return body
+        return await read_json_object(request)
+    except RequestError as exc:
+        return bad_request(str(exc))
 
 
 def _tx_bytes(body: dict) -> bytes | JSONResponse:
@@ -161,7 +157,7 @@ async def simulate(request: Request) -> JSONResponse:
 
 async def get_tx(request: Request) -> JSONResponse:
     txhash = request.path_params["hash"]
-    if not _HASH.match(txhash):
+    if not _HASH.fullmatch(txhash):
         return bad_request(f"invalid tx hash {txhash!r}: expected 64 hex characters")
     rec = _chain(request).tx(txhash)
     if rec is None:
@@ -174,9 +170,7 @@ def _int_param(request: Request, *names: str) -> int | None:
     for name in names:
         v = request.query_params.get(name)
         if v not in (None, ""):
-            if not re.fullmatch(r"[0-9]{1,18}", v):
-                raise InputError(f"{name} must be a non-negative integer, got {v!r}")
-            return int(v)
+            return parse_int(v, name)
     return None
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 
 from gonka_tui import __version__
@@ -19,6 +18,7 @@ from gonka_tui.core.errors import InputError
 from . import abci
 from .blocks import EMPTY_HASH, header_json, rfc3339_ns
 from .chain import Chain, TxRecord
+from .limits import RequestError, parse_int, parse_json
 from .shapes import b64
 
 COMET_VERSION = "0.38.17"
@@ -60,19 +60,14 @@ class Params:
         return v
 
     def integer(self, name: str, default: int | None = None) -> int | None:
+        """A whole number within int64 (what CometBFT parses): a JSON number or a (quoted) string of digits."""
         v = self._raw(name)
         if v is None or v == "" or v == '""':
             return default
-        if isinstance(v, bool):
-            raise invalid_params(f"{name} must be a number")
-        if isinstance(v, str):
-            s = v.strip('"')
-            if not re.fullmatch(r"-?[0-9]{1,19}", s):
-                raise invalid_params(f"{name} must be a number, got {v!r}")
-            return int(s)
-        if isinstance(v, int):
-            return v
-        raise invalid_params(f"{name} must be a number")
+        try:
+            return parse_int(v.strip('"') if isinstance(v, str) else v, name)
+        except InputError as exc:
+            raise invalid_params(str(exc)) from None
 
     def boolean(self, name: str, default: bool = False) -> bool:
         v = self._raw(name)
@@ -262,7 +257,7 @@ METHODS = {
 def call(chain: Chain, method: str, params, *, uri: bool) -> dict:
     entry = METHODS.get(method)
     if entry is None:
-        raise RpcError(METHOD_NOT_FOUND, "Method not found", f"unknown method {method!r}; this devnet serves "
+        raise RpcError(METHOD_NOT_FOUND, "Method not found", f"unknown method {method[:64]!r}; this devnet serves "
                        f"{', '.join(sorted(METHODS))}", 404)
     func, names = entry
     if params is None:
@@ -279,9 +274,9 @@ def call(chain: Chain, method: str, params, *, uri: bool) -> dict:
 def handle_json(chain: Chain, body: bytes) -> tuple[object, int]:
     """A JSON-RPC POST body (one request or a batch) → (response JSON, HTTP status)."""
     try:
-        req = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return RpcError(PARSE_ERROR, "Parse error", "the body is not JSON").body(None), 400
+        req = parse_json(body)
+    except RequestError as exc:
+        return RpcError(PARSE_ERROR, "Parse error", str(exc)).body(None), 400
     if isinstance(req, list):
         if not req:
             return RpcError(INVALID_REQUEST, "Invalid Request", "empty batch").body(None), 400
@@ -294,6 +289,11 @@ def _one(chain: Chain, req) -> dict:
         rid = req.get("id") if isinstance(req, dict) else None
         return RpcError(INVALID_REQUEST, "Invalid Request", "expected {jsonrpc, id, method, params}").body(rid)
     rid = req.get("id", -1)
+    if isinstance(rid, bool) or not isinstance(rid, (str, int, float, type(None))):
+        # CometBFT takes a string or a number as the id (a number is an int: 1.5 is 1).
+        return RpcError(INVALID_REQUEST, "Invalid Request", "the id must be a string, a number or null").body(None)
+    if isinstance(rid, float):
+        rid = int(rid)
     try:
         return {"jsonrpc": "2.0", "id": rid, "result": call(chain, req["method"], req.get("params"), uri=False)}
     except RpcError as exc:

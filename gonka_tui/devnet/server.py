@@ -50,6 +50,11 @@ async def health(request: Request) -> JSONResponse:
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if request.url.path.startswith("/chain-api"):
         return rest.error(exc.status_code, 5 if exc.status_code == 404 else 3, f"{exc.detail}: {request.url.path}")
+    if request.url.path.startswith("/chain-rpc"):  # JSON-RPC clients read errors as JSON-RPC error objects
+        code, text = (rpc.METHOD_NOT_FOUND, "Method not found") if exc.status_code == 404 else (
+            rpc.INVALID_REQUEST, "Invalid Request")
+        err = rpc.RpcError(code, text, f"{exc.detail}: {request.method} {request.url.path}")
+        return JSONResponse(err.body(None), status_code=exc.status_code)
     return JSONResponse({"message": f"{exc.detail}: {request.method} {request.url.path}"},
                         status_code=exc.status_code)
 

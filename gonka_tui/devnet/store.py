@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from .accounts import Account, Vesting
+from .limits import INT64_MAX
 from .search import Condition, condition_sql
 
 SCHEMA_VERSION = "1"
@@ -131,6 +132,7 @@ class Store:
             params += p
         matched = " INTERSECT ".join(parts)
         order = "DESC" if descending else "ASC"
+        offset = min(offset, INT64_MAX)  # SQLite binds int64 only; any offset that far is past the end anyway
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM ({matched})", params).fetchone()[0]
             rows = self._db.execute(
