@@ -91,6 +91,18 @@ def test_kdf_parameters_are_stored(ks):
     assert kdf == {"name": "argon2id", "salt": kdf["salt"], "iterations": 3, "memory_kib": 65536, "lanes": 4}
 
 
+def test_stronger_kdf_parameters_are_kept_for_new_keys(tmp_path, monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(envelope.KdfParams, "new", classmethod(lambda cls: cls(os.urandom(16), iterations=4)))
+        store = Keystore(tmp_path / "k")
+        store.initialize(PASSPHRASE)
+    rec = store.add_mnemonic("a", ABANDON)
+    assert json.loads(rec.file.read_text())["secret"]["kdf"]["iterations"] == 4
+    again = fresh(store)
+    again.unlock(PASSPHRASE)
+    assert again.secret("a").mnemonic == ABANDON
+
+
 def test_tampered_kdf_parameters_are_refused(ks):
     rec = ks.add_mnemonic("a", ABANDON)
     data = json.loads(rec.file.read_text())

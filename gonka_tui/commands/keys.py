@@ -74,7 +74,7 @@ def _report_network_use(ctx: Context, mnemonic: str, chosen) -> None:
         return key, total, bool(sent)
 
     async def run():
-        async with ctx.chain_client(timeout=5.0, max_wait=5.0) as client:
+        async with ctx.chain_client(timeout=5.0, deadline=5.0) as client:
             return await asyncio.gather(*(look(client, k) for k in candidates))
 
     try:
@@ -138,6 +138,7 @@ def list_keys(ctx: Context, args) -> int:
 
 def show(ctx: Context, args) -> int:
     rec = ctx.keystore.get(args.name)
+    _report_problems(ctx)
     if args.address:
         ctx.out(rec.address)
         return 0

@@ -19,9 +19,14 @@ VERSION = 1
 DEFAULT_ITERATIONS = 3
 DEFAULT_MEMORY_KIB = 64 * 1024
 DEFAULT_LANES = 4
+# Parameters read from a file are never weaker than today's defaults (a tampered file must not
+# weaken new keys) nor above a ceiling (nor make Argon2 take gigabytes or minutes).
+MAX_ITERATIONS = 16
+MAX_MEMORY_KIB = 1024 * 1024
 KEY_BYTES = 32
 NONCE_BYTES = 12
 SALT_BYTES = 16
+MAX_SALT_BYTES = 64
 
 
 class EnvelopeCorrupt(KeystoreError):
@@ -47,10 +52,27 @@ def _unb64(text: object, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class KdfParams:
+    """Argon2id parameters; the constructor refuses any outside the floor and ceiling above."""
+
     salt: bytes
     iterations: int = DEFAULT_ITERATIONS
     memory_kib: int = DEFAULT_MEMORY_KIB
     lanes: int = DEFAULT_LANES
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "memory_kib", "lanes"):
+            if type(getattr(self, name)) is not int:  # not a bool, a float, Infinity or a string
+                raise EnvelopeCorrupt(f"key-derivation parameter '{name}' is not a whole number")
+        t, m, p = self.iterations, self.memory_kib, self.lanes
+        given = f"Argon2id t={t}, m={m} KiB, p={p}"
+        if t < DEFAULT_ITERATIONS or m < DEFAULT_MEMORY_KIB or p != DEFAULT_LANES:
+            raise EnvelopeCorrupt(f"key-derivation parameters {given} are weaker than allowed (at least "
+                                  f"t={DEFAULT_ITERATIONS}, m={DEFAULT_MEMORY_KIB} KiB, p={DEFAULT_LANES})")
+        if t > MAX_ITERATIONS or m > MAX_MEMORY_KIB:
+            raise EnvelopeCorrupt(f"key-derivation parameters {given} exceed the maximum "
+                                  f"(t={MAX_ITERATIONS}, m={MAX_MEMORY_KIB} KiB)")
+        if not isinstance(self.salt, bytes) or not SALT_BYTES <= len(self.salt) <= MAX_SALT_BYTES:
+            raise EnvelopeCorrupt("the key-derivation salt has the wrong length")
 
     @classmethod
     def new(cls) -> "KdfParams":
@@ -69,23 +91,8 @@ class KdfParams:
     def from_json(cls, obj: object) -> "KdfParams":
         if not isinstance(obj, dict) or obj.get("name") != "argon2id":
             raise EnvelopeCorrupt("unknown key-derivation function")
-        try:
-            params = cls(
-                salt=_unb64(obj.get("salt"), "salt"),
-                iterations=int(obj["iterations"]),
-                memory_kib=int(obj["memory_kib"]),
-                lanes=int(obj["lanes"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EnvelopeCorrupt("key-derivation parameters are malformed") from exc
-        # Bounds keep a tampered file from demanding absurd memory or trivial work.
-        if not (1 <= params.iterations <= 64 and 8 * params.lanes <= params.memory_kib <= 4 * 1024 * 1024
-                and 1 <= params.lanes <= 64 and len(params.salt) >= 8):
-            raise EnvelopeCorrupt("key-derivation parameters are out of range")
-        return params
-
-    def fingerprint(self) -> tuple:
-        return (self.salt, self.iterations, self.memory_kib, self.lanes)
+        return cls(salt=_unb64(obj.get("salt"), "salt"), iterations=obj.get("iterations"),
+                   memory_kib=obj.get("memory_kib"), lanes=obj.get("lanes"))
 
     def derive(self, passphrase: str) -> bytes:
         from cryptography.hazmat.primitives.kdf.argon2 import Argon2id

@@ -1,10 +1,14 @@
-"""Files that must never be half-written: temp file, fsync, rename, fsync the directory."""
+"""Files that must never be half-written (temp file, fsync, rename, fsync the directory), files
+that may be hostile (read only if regular and small), and an inter-process lock."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+import stat
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -59,3 +63,61 @@ def _fsync_dir(path: Path) -> None:
 
 def is_temp_file(path: Path) -> bool:
     return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+class RefusedFile(ValueError):
+    """Not a small regular file; the message says what it is ("is a symbolic link ...")."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    RefusedFile for a symbolic link, a FIFO, a device, a directory or a bigger file: one hostile
+    file costs an error, never a hang or the memory. OSError as usual.
+    """
+    if stat.S_ISLNK(os.lstat(path).st_mode):
+        raise RefusedFile("is a symbolic link (not followed)")
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RefusedFile("is not a regular file")
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise RefusedFile(f"is larger than {limit // 1024} KiB")
+    return b"".join(chunks)
+
+
+@contextmanager
+def locked(path: Path, timeout: float = 30.0):
+    """Hold an exclusive lock on `path` (a lock file, created 0600) against other processes.
+
+    TimeoutError when another process holds it longer than `timeout`: polling with a deadline
+    rather than a blocking flock, so a stuck process cannot hang every other one forever.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no inter-process lock
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+                 PRIVATE_FILE)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{path} is held by another process") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
