@@ -19,8 +19,11 @@ APP_NAME = "gonka"
 DEVNET_URL = "http://127.0.0.1:26600"
 LOCAL_REFRESH_SECONDS = 15.0
 REMOTE_REFRESH_SECONDS = 60.0  # public nodes allow about 20 requests a minute: poll them gently
+REQUEST_DEADLINE_SECONDS = 30.0  # a request that no node answers usefully ends after this long
+MAX_REQUEST_DEADLINE_SECONDS = 600.0
 BUILTIN_NETWORKS = {
-    "devnet": {"chain_id": "gonka-devnet", "nodes": [DEVNET_URL]},
+    # No chain id: `gonka devnet --chain-id X` makes another chain, and the node says which.
+    "devnet": {"chain_id": None, "nodes": [DEVNET_URL]},
     "mainnet": {
         "chain_id": "gonka-mainnet",
         "nodes": ["http://node1.gonka.ai:8000", "http://node2.gonka.ai:8000", "https://node3.gonka.ai"],
@@ -45,6 +48,11 @@ remember_unlock = false
 
 # Any Textual theme name, e.g. "textual-dark", "textual-light", "nord", "gruvbox".
 theme = "textual-dark"
+
+# Give up on a request no node answers usefully after this many seconds, retries and
+# fail-over included ($GONKA_REQUEST_DEADLINE overrides it). Waiting for a sent transaction
+# to be included has its own limit.
+request_deadline_seconds = 30
 
 # The built-in profiles are devnet (http://127.0.0.1:26600) and mainnet (public nodes).
 # Override them or add your own:
@@ -123,6 +131,7 @@ class Config:
     auto_lock_minutes: int = 10
     remember_unlock: bool = False
     theme: str = "textual-dark"
+    request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS
     networks: dict[str, NetworkProfile] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -135,6 +144,25 @@ class Config:
 
 
 NODE_ENV = "GONKA_NODE"
+DEADLINE_ENV = "GONKA_REQUEST_DEADLINE"
+
+
+def _deadline_problem(value: object) -> str | None:
+    """Why `value` is not a usable request deadline in seconds, or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_REQUEST_DEADLINE_SECONDS:
+        return f"must be a number of seconds above 0 and at most {MAX_REQUEST_DEADLINE_SECONDS:g}"
+    return None
+
+
+def request_deadline(config: "Config") -> float:
+    """Seconds one request to the network may take: $GONKA_REQUEST_DEADLINE, else the config's."""
+    text = os.environ.get(DEADLINE_ENV, "").strip()
+    if not text:
+        return float(config.request_deadline_seconds)
+    value = float(text) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text) else None
+    if problem := _deadline_problem(value):
+        raise ConfigError(f"${DEADLINE_ENV}={text[:40]!r} {problem}")
+    return value
 
 
 def select_network(config: "Config", network: str | None, node: str | None) -> NetworkProfile:
@@ -187,7 +215,8 @@ def load_config(home: Home) -> Config:
     def bad(key: str, message: str, section: str | None = None) -> ConfigError:
         return ConfigError(f"{_where(file, text, key, section)}: {message}")
 
-    known = {"default_network", "default_key", "auto_lock_minutes", "remember_unlock", "theme", "networks", "keys"}
+    known = {"default_network", "default_key", "auto_lock_minutes", "remember_unlock", "theme",
+             "request_deadline_seconds", "networks", "keys"}
     for key in data:
         if key not in known:
             raise bad(key, f"unknown setting '{key}' (known: {', '.join(sorted(known))})")
@@ -229,10 +258,14 @@ def load_config(home: Home) -> Config:
     theme = data.get("theme", "textual-dark")
     if not isinstance(theme, str):
         raise bad("theme", "theme must be a theme name")
+    deadline = data.get("request_deadline_seconds", REQUEST_DEADLINE_SECONDS)
+    if problem := _deadline_problem(deadline):
+        raise bad("request_deadline_seconds", f"request_deadline_seconds {problem}")
     keys = data.get("keys", {})
     if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
         raise bad("keys", "[keys] maps action ids to key names, e.g. \"wallet.create\" = \"c\"")
-    return Config(file, default_network, default_key, auto_lock, remember, theme, networks, dict(keys))
+    return Config(file, default_network, default_key, auto_lock, remember, theme, float(deadline), networks,
+                  dict(keys))
 
 
 def ensure_config(home: Home) -> None:

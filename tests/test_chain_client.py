@@ -29,7 +29,8 @@ class FakeTime:
 def client(handler, nodes=(A, B), chain_id=None, **kw):
     t = FakeTime()
     c = ChainClient(list(nodes), chain_id, transport=httpx.MockTransport(handler), clock=t.clock, sleep=t.sleep, **kw)
-    c._checked = True
+    for node in c.nodes:  # these handlers answer REST only: no /status probe first
+        node.verified = True
     return c, t
 
 
@@ -81,7 +82,7 @@ async def test_429_backs_off_honouring_retry_after():
 
 
 async def test_429_everywhere_beyond_the_wait_is_a_clear_error():
-    c, t = client(lambda r: httpx.Response(429, headers={"Retry-After": "120"}, json={}), max_wait=10)
+    c, t = client(lambda r: httpx.Response(429, headers={"Retry-After": "120"}, json={}), deadline=10)
     with pytest.raises(NodeUnreachable, match="rate limited.*try again in 120 s"):
         await c.request("GET", "/chain-api/x")
     assert t.slept == []

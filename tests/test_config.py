@@ -42,7 +42,7 @@ nodes = ["http://127.0.0.1:26601"]
 """)
     cfg = load_config(h)
     assert cfg.network().nodes == ("http://127.0.0.1:9000", "https://example.invalid")
-    assert cfg.network("devnet").chain_id == "gonka-devnet"
+    assert cfg.network("devnet").chain_id is None  # the devnet node says which chain it is (--chain-id)
     assert cfg.network("devnet").nodes == ("http://127.0.0.1:26601",)
     assert cfg.default_key == "alice" and cfg.auto_lock_minutes == 0
     assert cfg.keys == {"wallet.create": "n"}

@@ -50,12 +50,13 @@ class Context:
         return select_network(self.config, self.network_arg, self.node_arg)
 
     def chain_client(self, **kwargs):
+        """The node client for this command; a `deadline` asked for here never exceeds the configured one."""
+        from gonka_tui.config import DEVNET_URL, request_deadline
         from gonka_tui.core.chain_client import ChainClient
-
-        from gonka_tui.config import DEVNET_URL
 
         if DEVNET_URL in self.network.nodes:
             kwargs.setdefault("unreachable_hint", "; is the local network running? start it with `gonka devnet`")
+        kwargs["deadline"] = min(kwargs.get("deadline", float("inf")), request_deadline(self.config))
         return ChainClient(self.network.nodes, self.network.chain_id, **kwargs)
 
     def resolve_address(self, name_or_address: str) -> str:
@@ -146,7 +147,7 @@ class Context:
         if self.config.remember_unlock and store_id:
             key = unlock_cache.recall(store_id)
             if key and ks.unlock_with_key(key):
-                return ks
+                return self._unlocked(ks)
         env = os.environ.get(PASSPHRASE_ENV)
         if env is not None:
             try:
@@ -164,6 +165,12 @@ class Context:
                     self.err("wrong passphrase, try again")
         else:
             raise GonkaError(f"the keystore is locked: set ${PASSPHRASE_ENV} or run in a terminal")
+        return self._unlocked(ks)
+
+    def _unlocked(self, ks: Keystore) -> Keystore:
+        """Say what the unlock did (a format upgrade) or found (a refused file), then remember it."""
+        for note in ks.take_notes():
+            self.err(f"note: {note}")
         self._remember(ks)
         return ks
 
@@ -174,7 +181,7 @@ class Context:
             return self.unlock()
         env = os.environ.get(PASSPHRASE_ENV)
         if env is not None:
-            ks.initialize(env)
+            ks.create_or_unlock(env)
         elif self.interactive:
             self.err("Choose a passphrase for the new keystore; it encrypts every key on this machine.")
             for attempt in range(PROMPT_TRIES):
@@ -187,15 +194,14 @@ class Context:
                     self.err(str(exc))
                     continue
                 if getpass.getpass("Repeat passphrase: ") == first:
-                    ks.initialize(first)
+                    ks.create_or_unlock(first)
                     break
                 if attempt == PROMPT_TRIES - 1:
                     raise InputError("the passphrases did not match; nothing was changed")
                 self.err("the passphrases did not match, try again")
         else:
             raise GonkaError(f"a new keystore needs a passphrase: set ${PASSPHRASE_ENV} or run in a terminal")
-        self._remember(ks)
-        return ks
+        return self._unlocked(ks)
 
     def _remember(self, ks: Keystore) -> None:
         store_id, key = ks.store_id(), ks.master_key()

@@ -2,14 +2,19 @@
 
 Several nodes with fail-over: a node that does not answer, answers 5xx or sends something
 that is not JSON is put on cooldown and the next one is asked; a 429 (public nodes allow
-about 20 requests a minute) backs off per node, honouring Retry-After. Reads are cached for a
-couple of seconds; a broadcast empties the cache.
+about 20 requests a minute) backs off per node, honouring Retry-After (at least a second).
+Every request has a total deadline across retries and fail-over, and every HTTP exchange its
+own wall-clock limit, so a node that trickles its reply is cut off. Before a node of a
+profile is used, its /status must show the profile's chain id (or, without one, the chain
+of the first node that answered); the nodes are probed together and the first to pass
+serves. Reads are cached for a couple of seconds; a broadcast empties the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -27,6 +32,10 @@ API = "/chain-api"
 RPC = "/chain-rpc"
 PARAMS_PATH = "/productscience/inference/inference/params"
 RATE_LIMITED = "rate limited (429)"
+DEFAULT_DEADLINE = 30.0  # seconds one request may take in all, retries and fail-over included
+ATTEMPT_TIMEOUT = 10.0  # one HTTP exchange with one node; a slower node is left for the next one
+MIN_RETRY_AFTER = 1.0  # a 429's "Retry-After: 0" still waits this long: no busy loop
+MAX_ATTEMPTS = 10  # HTTP exchanges one request may make
 
 
 class ChainError(GonkaError):
@@ -35,6 +44,18 @@ class ChainError(GonkaError):
 
 class NodeUnreachable(ChainError):
     pass
+
+
+class SimulationFailed(ChainError):
+    """The node's simulation refused the transaction; `log` is the node's reason."""
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+        super().__init__(f"gas estimation failed: {log}")
+
+
+class _TooSlow(httpx.TimeoutException):
+    """Our wall-clock limit on one exchange ran out (not one of httpx's per-read timeouts)."""
 
 
 class TxRejected(ChainError):
@@ -76,10 +97,12 @@ class BroadcastResult:
 @dataclass
 class _Node:
     url: str
-    cooldown_until: float = 0.0
+    verified: bool = False  # its /status showed the right chain (or there is nothing to check)
+    cooldown_until: float = 0.0  # inf: on another chain, never asked again
     failures: int = 0
     problem: str = ""
     latency: float | None = None
+    probe: asyncio.Task | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -90,27 +113,35 @@ class _CacheEntry:
 
 
 class ChainClient:
-    def __init__(self, nodes: list[str] | tuple[str, ...], chain_id: str | None = None, *, timeout: float = 10.0,
+    def __init__(self, nodes: list[str] | tuple[str, ...], chain_id: str | None = None, *,
+                 timeout: float = ATTEMPT_TIMEOUT, deadline: float = DEFAULT_DEADLINE,
                  transport: httpx.AsyncBaseTransport | None = None, cache_ttl: float = 2.0,
-                 max_backoff: float = 60.0, max_wait: float = 20.0, clock: Callable[[], float] = time.monotonic,
+                 max_backoff: float = 60.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Any] = asyncio.sleep, unreachable_hint: str = "") -> None:
         if not nodes:
             raise InputError("no node to talk to: give --node URL or a network profile with nodes")
-        self.nodes = [_Node(n.rstrip("/")) for n in nodes]
+        # A lone node with no chain id to check is simply believed (--node, the devnet profile);
+        # otherwise every node proves its chain before it is used.
+        trusted = len(nodes) == 1 and chain_id is None
+        self.nodes = [_Node(n.rstrip("/"), verified=trusted) for n in nodes]
         self.expected_chain_id = chain_id
         self._chain_id: str | None = None
+        self._timeout = timeout
+        self.deadline = deadline  # seconds one request may take, retries and fail-over included
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport,
                                        headers={"User-Agent": f"gonka/{__version__}"})
         self._cache: dict[tuple, _CacheEntry] = {}
         self._cache_ttl = cache_ttl
         self._max_backoff = max_backoff
-        self._max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
-        self._checked = len(self.nodes) == 1
         self._hint = unreachable_hint
 
     async def aclose(self) -> None:
+        probes = [n.probe for n in self.nodes if n.probe is not None]
+        for task in probes:
+            task.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
         await self._http.aclose()
 
     async def __aenter__(self) -> "ChainClient":
@@ -121,15 +152,38 @@ class ChainClient:
 
     # ----- transport with fail-over -----
 
-    def _backoff(self, node: _Node, seconds: float | None = None) -> None:
+    def _backoff(self, node: _Node, seconds: float | None = None, floor: float = 0.0) -> None:
         node.failures += 1
         delay = seconds if seconds is not None else min(self._max_backoff, 0.5 * 2 ** (node.failures - 1))
-        node.cooldown_until = self._clock() + delay
+        node.cooldown_until = self._clock() + max(floor, delay)
 
     def _fail(self, node: _Node, problem: str, problems: dict[str, str], failed: set[str]) -> None:
         problems[node.url] = node.problem = problem
         failed.add(node.url)
         self._backoff(node)
+
+    async def _exchange(self, method: str, url: str, deadline: float, **kw) -> httpx.Response:
+        """One HTTP exchange, whole reply read, within the attempt timeout and the request's deadline
+        (httpx's own timeouts are per read: a byte every few seconds would never trip them)."""
+        limit = max(0.0, min(self._timeout, deadline - self._clock()))
+        try:
+            async with asyncio.timeout(limit):
+                return await self._http.request(method, url, **kw)
+        except TimeoutError:
+            raise _TooSlow(f"timed out: no complete answer within {limit:.1f} s") from None
+
+    def _unreachable(self, why: str, problems: dict[str, str], suffix: str | None = None) -> NodeUnreachable:
+        for node in self.nodes:  # what earlier requests learned, and probes still under way
+            if node.url in problems:
+                continue
+            if node.cooldown_until == float("inf"):
+                problems[node.url] = node.problem
+            elif node.probe is not None:
+                problems[node.url] = "no answer to /status in time"
+        if all(n.cooldown_until == float("inf") for n in self.nodes):
+            why, suffix = f"no node is on chain '{self.expected_chain_id or self._chain_id}'", ""
+        detail = "; ".join(f"{url}: {p}" for url, p in problems.items()) or "no usable node"
+        return NodeUnreachable(f"{why} ({detail}){self._hint if suffix is None else suffix}")
 
     async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                       cache: bool = False) -> tuple[int, Any]:
@@ -139,47 +193,54 @@ class ChainClient:
         if cache and key in self._cache and self._cache[key].expires > now:
             entry = self._cache[key]
             return entry.status, entry.data
-        if not self._checked:
-            await self.check_health()
         problems: dict[str, str] = {}
         failed: set[str] = set()  # nodes that failed hard in this call are not asked again
-        deadline = now + self._max_wait
+        deadline = now + self.deadline
+        attempts = 0
         while True:
-            candidates = [n for n in self.nodes if n.url not in failed and n.cooldown_until != float("inf")]
-            if not candidates:
-                detail = "; ".join(f"{url}: {p}" for url, p in problems.items()) or "no usable node"
-                raise NodeUnreachable(f"no node answered ({detail}){self._hint}")
             now = self._clock()
-            ready = [n for n in candidates if n.cooldown_until <= now]
+            pool = [n for n in self.nodes if n.url not in failed and n.cooldown_until != float("inf")]
+            if not pool:
+                raise self._unreachable("no node answered", problems)
+            if now >= deadline:
+                raise self._unreachable(f"no node answered within {self.deadline:g} s", problems)
+            if attempts >= MAX_ATTEMPTS:
+                raise self._unreachable(f"no node answered in {attempts} tries", problems)
+            ready = [n for n in pool if n.verified and n.cooldown_until <= now]
             if not ready:
-                soonest = min(n.cooldown_until for n in candidates)
-                if soonest > deadline:
-                    detail = "; ".join(f"{url}: {p}" for url, p in problems.items()) or "every node is cooling down"
-                    raise NodeUnreachable(f"no node answered in time ({detail}); try again in {soonest - now:.0f} s")
+                probes = self._start_probes([n for n in pool if not n.verified and n.cooldown_until <= now])
+                if probes:
+                    done, _ = await asyncio.wait(probes, timeout=deadline - now, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        node = task.result()
+                        if not node.verified:
+                            problems[node.url] = node.problem
+                            failed.add(node.url)
+                    continue
+                soonest = min(n.cooldown_until for n in pool)
+                if soonest >= deadline:
+                    raise self._unreachable(f"no node answered within {self.deadline:g} s", problems,
+                                            f"; try again in {math.ceil(soonest - now)} s")
                 await self._sleep(soonest - now)
                 continue
             node = ready[0]
+            attempts += 1
             started = self._clock()
             try:
-                resp = await self._http.request(method, node.url + path, params=params, json=json)
-            except httpx.TimeoutException:
-                self._fail(node, "timed out", problems, failed)
-                continue
-            except httpx.TransportError as exc:
-                self._fail(node, f"cannot connect ({type(exc).__name__})", problems, failed)
+                resp = await self._exchange(method, node.url + path, deadline, params=params, json=json)
+            except httpx.RequestError as exc:
+                self._fail(node, _transport_problem(exc), problems, failed)
                 continue
             if resp.status_code == 429:  # back off this node, then ask it again (others meanwhile)
-                retry = resp.headers.get("Retry-After", "")
-                seconds = float(retry) if retry.replace(".", "", 1).isdigit() else None
                 problems[node.url] = node.problem = RATE_LIMITED
-                self._backoff(node, seconds)
+                self._backoff(node, _retry_after(resp), floor=MIN_RETRY_AFTER)
                 continue
             if resp.status_code >= 500 and resp.status_code != 501:
                 self._fail(node, f"server error {resp.status_code}", problems, failed)
                 continue
             try:
                 data = resp.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
                 self._fail(node, f"answered {resp.status_code} without JSON", problems, failed)
                 continue
             node.failures, node.problem, node.latency = 0, "", self._clock() - started
@@ -221,27 +282,52 @@ class ChainClient:
 
     # ----- health -----
 
+    def _start_probes(self, nodes: list[_Node]) -> list[asyncio.Task]:
+        """The running /status probes of `nodes` (one per node, shared by concurrent requests)."""
+        for node in nodes:
+            if node.probe is None:
+                node.probe = asyncio.ensure_future(self._probe(node))
+        return [n.probe for n in nodes if n.probe is not None]
+
+    async def _probe(self, node: _Node) -> _Node:
+        started = self._clock()
+        try:
+            resp = await self._exchange("GET", node.url + RPC + "/status", self._clock() + self._timeout)
+        except httpx.RequestError as exc:
+            node.problem = _transport_problem(exc)
+            self._backoff(node)
+            return node
+        finally:
+            node.probe = None
+        if resp.status_code == 429:
+            node.problem = RATE_LIMITED
+            self._backoff(node, _retry_after(resp), floor=MIN_RETRY_AFTER)
+            return node
+        try:
+            network = resp.json()["result"]["node_info"]["network"]
+            if not isinstance(network, str) or not network:
+                raise TypeError
+        except (ValueError, RecursionError, KeyError, TypeError):
+            node.problem = f"/status answered {resp.status_code} without a chain id"
+            self._backoff(node)
+            return node
+        wanted = self.expected_chain_id or self._chain_id
+        if wanted and network != wanted:
+            whose = "the profile's" if self.expected_chain_id else "the other nodes'"
+            node.problem = f"on chain '{network}', not {whose} '{wanted}'"
+            node.cooldown_until = float("inf")
+            return node
+        self._chain_id = network
+        node.verified, node.latency, node.problem, node.failures = True, self._clock() - started, "", 0
+        return node
+
     async def check_health(self) -> list[tuple[str, str]]:
-        """Ask every node for its status; order healthy ones by latency. Returns (url, problem|'ok')."""
-        self._checked = True
-
-        async def probe(node: _Node) -> None:
-            started = self._clock()
-            try:
-                resp = await self._http.get(node.url + RPC + "/status")
-                network = resp.json()["result"]["node_info"]["network"]
-            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                node.problem = f"unhealthy ({type(exc).__name__})"
-                self._backoff(node)
-                return
-            if self.expected_chain_id and network != self.expected_chain_id:
-                node.problem = f"on chain {network}, not {self.expected_chain_id}"
-                node.cooldown_until = float("inf")
-                return
-            node.latency, node.problem = self._clock() - started, ""
-
-        await asyncio.gather(*(probe(n) for n in self.nodes))
-        self.nodes.sort(key=lambda n: (bool(n.problem), n.latency if n.latency is not None else 1e9))
+        """Ask every node for its status at once (each within the attempt timeout); order the healthy
+        ones by latency. Returns (url, problem|'ok')."""
+        probes = self._start_probes([n for n in self.nodes if n.cooldown_until != float("inf")])
+        if probes:
+            await asyncio.wait(probes)
+        self.nodes.sort(key=lambda n: (not n.verified, bool(n.problem), n.latency if n.latency is not None else 1e9))
         return [(n.url, n.problem or "ok") for n in self.nodes]
 
     # ----- queries -----
@@ -308,7 +394,7 @@ class ChainClient:
         status, data = await self.request("POST", API + "/cosmos/tx/v1beta1/simulate",
                                           json={"tx_bytes": base64.b64encode(tx_bytes).decode()})
         if status >= 400:
-            raise ChainError(f"gas estimation failed: {_message(data, status)}")
+            raise SimulationFailed(_message(data, status))
         try:
             return int(data["gas_info"]["gas_used"])
         except (KeyError, TypeError, ValueError):
@@ -358,6 +444,22 @@ class ChainClient:
         ordered = sorted(merged.values(), key=lambda r: (r.height, r.hash), reverse=True)
         chunk = ordered[(page - 1) * limit: want]
         return chunk, len(ordered) > want or n_sent > want or n_received > want
+
+
+def _transport_problem(exc: httpx.RequestError) -> str:
+    if isinstance(exc, _TooSlow):
+        return str(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.TransportError):
+        return f"cannot connect ({type(exc).__name__})"
+    return f"sent a broken reply ({type(exc).__name__})"
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """Retry-After in seconds, when given as a number (an HTTP date is left to the back-off)."""
+    retry = resp.headers.get("Retry-After", "").strip()
+    return float(retry) if retry.replace(".", "", 1).isdigit() else None
 
 
 def _message(data: Any, status: int) -> str:

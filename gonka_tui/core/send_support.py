@@ -54,9 +54,9 @@ async def plan_max(client: ChainClient, signer, from_address: str, to_address: s
     # the larger amount; the final amount is not larger, so its gas is not either.
     amount = amount_after(probe.fee)
     progress("estimating gas")
-    gas = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=probe.chain_id,
-                             account_number=probe.account_number, sequence=probe.sequence, fee=probe.fee,
-                             memo=memo)
+    gas, _sequence = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=probe.chain_id,
+                                        account_number=probe.account_number, sequence=probe.sequence,
+                                        fee=probe.fee, memo=memo)
     amount = amount_after(fee_for(gas, probe.min_gas_price))
     plan = await plan_send(client, signer, from_address, to_address, amount, memo=memo, gas=gas, progress=progress)
     return replace(plan, gas_estimated=True)  # the gas given was the estimate made just above

@@ -2,18 +2,24 @@
 
 Never sends twice by accident: a retry after a lost reply first looks the hash up, and
 re-broadcasting the same bytes cannot apply twice (same sequence). A sequence mismatch
-(another transaction from the account got in first) refreshes the account and re-signs once.
+(another transaction from the account got in first, e.g. a second `gonka send` running at the
+same time) is signed again with the sequence the node expects, a bounded number of times with a
+random pause between tries; a refused transaction cannot land, so this never sends twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import random
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from gonka_tui.core.chain_client import BroadcastResult, ChainClient, ChainError, NodeUnreachable, TxRejected
+from gonka_tui.core.chain_client import (
+    BroadcastResult, ChainClient, ChainError, NodeUnreachable, SimulationFailed, TxRejected,
+)
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.tx import Fee, SignedTx, sign_send
@@ -24,6 +30,8 @@ GAS_ADJUSTMENT = 1.4  # simulated gas × this = the gas limit (cosmjs uses 1.4 f
 DEFAULT_GAS = 200_000
 CODE_IN_MEMPOOL = 19
 CODE_WRONG_SEQUENCE = 32
+SEQUENCE_TRIES = 8  # signings of one send while other transactions of the account take the sequence
+JITTER_SECONDS = 0.25  # the pause before signing again is random, up to this × the try number
 
 Progress = Callable[[str], None]
 
@@ -68,11 +76,21 @@ def fee_for(gas: int, price: Decimal) -> int:
 
 
 async def estimate_gas(client: ChainClient, signer, from_address: str, to_address: str, amount: int, *,
-                       chain_id: str, account_number: int, sequence: int, fee: int, memo: str) -> int:
-    """The gas limit for this transfer: the node's simulation of it × GAS_ADJUSTMENT."""
-    probe = sign_send(signer, from_address, to_address, amount, chain_id=chain_id, account_number=account_number,
-                      sequence=sequence, fee=Fee(fee, DEFAULT_GAS), memo=memo)
-    return int(math.ceil(await client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT))
+                       chain_id: str, account_number: int, sequence: int, fee: int, memo: str) -> tuple[int, int]:
+    """(gas limit, sequence) for this transfer: the node's simulation of it × GAS_ADJUSTMENT, and the
+    sequence the node expects. The account query counts committed transactions only; the simulation
+    also counts those waiting in the mempool, and when they took `sequence` it says the next one."""
+    for attempt in range(SEQUENCE_TRIES):
+        probe = sign_send(signer, from_address, to_address, amount, chain_id=chain_id,
+                          account_number=account_number, sequence=sequence, fee=Fee(fee, DEFAULT_GAS), memo=memo)
+        try:
+            return int(math.ceil(await client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT)), sequence
+        except SimulationFailed as exc:
+            wanted = expected_sequence(exc.log)
+            if wanted is None or wanted == sequence or attempt == SEQUENCE_TRIES - 1:
+                raise
+            sequence = wanted
+    raise AssertionError("unreachable")
 
 
 async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_address: str, amount: int, *,
@@ -91,12 +109,12 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
     if amount > balances.spendable:  # refused before anything is signed, even for simulation
         raise InputError(f"not enough spendable funds: {format_gnk(balances.spendable)} spendable, "
                          f"{format_gnk(amount)} asked")
-    estimated = gas is None
+    estimated, sequence = gas is None, account.sequence
     if gas is None:
         progress("estimating gas")
-        gas = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=chain_id,
-                                 account_number=account.account_number, sequence=account.sequence,
-                                 fee=fee or 0, memo=memo)
+        gas, sequence = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=chain_id,
+                                           account_number=account.account_number, sequence=sequence,
+                                           fee=fee or 0, memo=memo)
     if gas <= 0:
         raise InputError("gas must be more than zero")
     minimum = fee_for(gas, price)
@@ -109,7 +127,7 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
         raise InputError(f"not enough spendable funds: {format_gnk(balances.spendable)} spendable, "
                          f"{format_gnk(amount + fee)} needed ({format_gnk(amount)} + fee {format_gnk(fee)})")
     return SendPlan(from_address, to_address, amount, memo, gas, fee, estimated, price, chain_id,
-                    account.account_number, account.sequence, balances.spendable)
+                    account.account_number, sequence, balances.spendable)
 
 
 def sign_plan(signer: Signer, plan: SendPlan, sequence: int | None = None) -> SignedTx:
@@ -129,26 +147,38 @@ async def broadcast_once(client: ChainClient, tx_bytes: bytes, txhash: str) -> B
         result = await client.broadcast(tx_bytes)
         if result.code == CODE_IN_MEMPOOL:  # our first attempt did arrive
             return BroadcastResult(0, txhash, result.raw_log, result.codespace)
+        if result.code == CODE_WRONG_SEQUENCE:
+            # Our first attempt may have been committed since the look-up, using the sequence.
+            if await client.get_tx(txhash) is not None:
+                return BroadcastResult(0, txhash, "", "")
+            raise ChainError(f"the node did not answer the broadcast of {txhash} and its sequence is now used: "
+                             f"it may have gone through; check `gonka tx show {txhash}` and the history "
+                             "before sending again")
         return result
 
 
 async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, wait: bool = True,
                        timeout: float = 90.0, poll: float = 1.0, progress: Progress = lambda _: None,
                        clock=None, sleep=asyncio.sleep) -> SendResult:
-    progress("signing")
-    signed = sign_plan(signer, plan)
-    progress("broadcasting")
-    result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
-    if result.code == CODE_WRONG_SEQUENCE:
-        progress("sequence changed; refreshing the account and signing again")
-        sequence = expected_sequence(result.raw_log)
-        if sequence is None:  # the node did not say: the committed one is the best guess
+    sequence = plan.sequence
+    for attempt in range(1, SEQUENCE_TRIES + 1):
+        progress("signing")
+        signed = sign_plan(signer, plan, sequence)
+        progress("broadcasting")
+        result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
+        if result.code != CODE_WRONG_SEQUENCE or attempt == SEQUENCE_TRIES:
+            break
+        # Refused, so this one can never land: sign again with the sequence the node expects. The
+        # random pause spreads out senders of one account racing for the same sequence.
+        wanted = expected_sequence(result.raw_log)
+        if wanted is None:  # the node did not say: the committed one is the best guess
             account = await client.account(plan.from_address)
             if account is None:
                 raise TxRejected(result.code, result.raw_log, signed.txhash)
-            sequence = account.sequence
-        signed = sign_plan(signer, plan, sequence)
-        result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
+            wanted = account.sequence
+        progress(f"sequence {sequence} was taken by another transaction; signing again with {wanted}")
+        await sleep(random.uniform(0, JITTER_SECONDS * attempt))
+        sequence = wanted
     if result.code != 0:
         raise TxRejected(result.code, result.raw_log, signed.txhash, result.codespace)
     if not wait:
@@ -161,9 +191,7 @@ async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, w
 def expected_sequence(raw_log: str) -> int | None:
     """The sequence a node wants, from 'account sequence mismatch, expected 6, got 5'. The mempool's
     pending transactions count there, while the REST account shows only committed ones."""
-    import re
-
-    m = re.search(r"expected (\d+), got \d+", raw_log or "")
+    m = re.search(r"expected ([0-9]{1,20}), got [0-9]+", raw_log or "")
     return int(m[1]) if m else None
 
 
@@ -174,7 +202,7 @@ async def wait_for_tx(client: ChainClient, txhash: str, *, timeout: float = 90.0
     now = clock or time.monotonic
     deadline = now() + timeout
     while True:
-        progress("waiting for a block")
+        progress(f"waiting for a block (up to {timeout:.0f} s)")
         try:
             record = await client.get_tx(txhash)
         except NodeUnreachable:

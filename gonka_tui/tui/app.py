@@ -12,7 +12,7 @@ from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
-from gonka_tui.config import DEVNET_URL, Config, Home, NetworkProfile, select_network
+from gonka_tui.config import DEVNET_URL, Config, Home, NetworkProfile, request_deadline, select_network
 from gonka_tui.core import unlock_cache
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import Keystore
@@ -75,6 +75,7 @@ class GonkaApp(App):
         self.home = home
         self.config = config
         self.network = select_network(config, network, node)
+        self._request_deadline = request_deadline(config)  # a bad $GONKA_REQUEST_DEADLINE stops here
         self.keystore = keystore or Keystore(home.keystore_dir)
         self.clock = clock
         self.last_activity = clock()
@@ -112,8 +113,8 @@ class GonkaApp(App):
         store_id = self.keystore.store_id()
         if self.config.remember_unlock and store_id:
             key = unlock_cache.recall(store_id)
-            if key:
-                self.keystore.unlock_with_key(key)
+            if key and self.keystore.unlock_with_key(key):
+                self._show_keystore_notes()
 
     def _greet_demo(self) -> None:
         # scripts/run's demo home keeps its generated passphrase beside the keystore.
@@ -150,7 +151,8 @@ class GonkaApp(App):
                 from gonka_tui.core.chain_client import ChainClient
 
                 hint = DEVNET_HINT if DEVNET_URL in self.network.nodes else ""
-                self._client = ChainClient(self.network.nodes, self.network.chain_id, unreachable_hint=hint)
+                self._client = ChainClient(self.network.nodes, self.network.chain_id, unreachable_hint=hint,
+                                           deadline=self._request_deadline)
         return self._client
 
     def client_now(self) -> "ChainClient":
@@ -275,6 +277,12 @@ class GonkaApp(App):
     def _unlocked(self) -> None:
         self.last_activity = self.clock()
         self.update_status()
+        self._show_keystore_notes()
+
+    def _show_keystore_notes(self) -> None:
+        """What the unlock did (a format upgrade) or found (a refused file)."""
+        for note in self.keystore.take_notes():
+            self.notify(note, title="Keystore", timeout=20)
 
     async def ensure_unlocked(self, reason: str) -> bool:
         """Unlock (or give the keystore its first passphrase); False if the user cancelled."""
@@ -285,7 +293,8 @@ class GonkaApp(App):
             passphrase = await self.push_screen_wait(NewPassphraseModal())
             if passphrase is None:
                 return False
-            await asyncio.to_thread(ks.initialize, passphrase)
+            # create_or_unlock: if another process just gave it a passphrase, this must be that one
+            await asyncio.to_thread(ks.create_or_unlock, passphrase)
         elif not await self.push_screen_wait(UnlockModal(ks, reason)):
             return False
         self._unlocked()
