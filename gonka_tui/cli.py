@@ -10,6 +10,7 @@ from gonka_tui import __version__
 from gonka_tui.core.errors import GonkaError, InputError, shown
 from gonka_tui.core.integers import UINT64_MAX, parse_uint
 from gonka_tui.core.keys import HD_INDEX_MAX, NEW_MNEMONIC_LENGTHS
+from gonka_tui.core.network_constants import DEVNET_CHAIN_ID, DEVNET_HOST, DEVNET_PORT
 
 HISTORY_MAX_PAGE = 1_000_000  # history asks the node for page × limit transactions: keep that sane
 HISTORY_MAX_LIMIT = 100  # the most transactions a node returns per page
@@ -178,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "State lives in SQLite under its home and survives restarts.")
     p.add_argument("--home", dest="devnet_home", metavar="DIR",
                    help="the devnet's own home (default: <gonka home>/devnet)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", default="26600", help="port (default 26600)")
-    p.add_argument("--chain-id", default=None, help="chain id of a new devnet (default gonka-devnet)")
+    p.add_argument("--host", default=DEVNET_HOST, help=f"address to listen on (default {DEVNET_HOST})")
+    p.add_argument("--port", default=str(DEVNET_PORT), help=f"port (default {DEVNET_PORT})")
+    p.add_argument("--chain-id", default=None, help=f"chain id of a new devnet (default {DEVNET_CHAIN_ID})")
     p.add_argument("--block-time", default="1", metavar="SECONDS", help="seconds between blocks (default 1)")
     p.add_argument("--fund", action="append", metavar="ADDRESS=AMOUNT",
                    help="fund an account at genesis, e.g. gonka1…=1000gnk (repeatable)")

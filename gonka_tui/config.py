@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gonka_tui.core.errors import ConfigError
+from gonka_tui.core.network_constants import DEVNET_URL
 
 APP_NAME = "gonka"
-DEVNET_URL = "http://127.0.0.1:26600"
 LOCAL_REFRESH_SECONDS = 15.0
 REMOTE_REFRESH_SECONDS = 60.0  # public nodes allow about 20 requests a minute: poll them gently
 REQUEST_DEADLINE_SECONDS = 30.0  # a request that no node answers usefully ends after this long
@@ -30,7 +30,7 @@ BUILTIN_NETWORKS = {
     },
 }
 
-DEFAULT_CONFIG_TEXT = """\
+DEFAULT_CONFIG_TEXT = f"""\
 # gonka configuration (TOML).
 # Found at: --home DIR/config.toml, else $GONKA_HOME/config.toml, else the platform config dir.
 
@@ -54,7 +54,7 @@ theme = "textual-dark"
 # to be included has its own limit.
 request_deadline_seconds = 30
 
-# The built-in profiles are devnet (http://127.0.0.1:26600) and mainnet (public nodes).
+# The built-in profiles are devnet ({DEVNET_URL}) and mainnet (public nodes).
 # Override them or add your own:
 # [networks.mynode]
 # chain_id = "gonka-mainnet"

@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gonka_tui.core.address import address_from_pubkey  # noqa: E402
+from gonka_tui.core.network_constants import DEVNET_CHAIN_ID as CHAIN_ID  # noqa: E402
 from gonka_tui.core.secp256k1 import Signer  # noqa: E402
 from gonka_tui.core.tx import Fee, sign_send  # noqa: E402
 
-CHAIN_ID = "gonka-devnet"
 FUND = 10**15  # ngonka per sender
 AMOUNT = 1_000
 GAS = 100_000

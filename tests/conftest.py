@@ -67,3 +67,20 @@ def gonka(home):
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def ks(tmp_path):
+    """A keystore with its passphrase (PASSPHRASE) and no keys yet."""
+    from gonka_tui.core.keystore import Keystore
+
+    store = Keystore(tmp_path / "keystore")
+    store.initialize(PASSPHRASE)
+    return store
+
+
+def fresh(ks):
+    """A new process's view of the same keystore: locked."""
+    from gonka_tui.core.keystore import Keystore
+
+    return Keystore(ks.root)

@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from gonka_tui.core.chain_client import ChainClient, ChainError, NodeUnreachable
+from gonka_tui.core.chain_client import ChainClient
+from gonka_tui.core.errors import ChainError, NodeUnreachable
 from tests.conftest import ABANDON_1200
 
 A, B = "http://node-a.test", "http://node-b.test"

@@ -1,30 +1,66 @@
-"""The core is a library for the CLI, the miner and the devnet: it must never import Textual."""
+"""Import hygiene as a contract, each check in a fresh interpreter (this process has imported everything).
 
-import pkgutil
+The headless rooms (the core, the devnet and those engineering.md plans: poc, miner) are libraries for
+the CLI, the miner agent and the devnet: they never import Textual. Commands that need neither the UI
+nor the math load neither, so they start fast.
+"""
+
+import importlib.util
 import subprocess
 import sys
 
-import gonka_tui.core
+import pytest
+
 from tests.conftest import REPO
 
+# A room that does not exist yet is checked from the day it does.
+HEADLESS_ROOMS = ("gonka_tui.core", "gonka_tui.devnet", "gonka_tui.poc", "gonka_tui.miner")
+PRESENT_ROOMS = [room for room in HEADLESS_ROOMS if importlib.util.find_spec(room) is not None]
 
-def test_core_modules_load_no_textual():
-    modules = [m.name for m in pkgutil.walk_packages(gonka_tui.core.__path__, "gonka_tui.core.")]
-    assert len(modules) >= 8
+UI_AND_MATH = ("textual", "numpy", "torch")
+# What argument parsing alone never needs: keys, crypto, protobuf, HTTP, the devnet's server.
+STACKS = ("bip_utils", "cryptography", "coincurve", "google.protobuf", "httpx", "starlette", "uvicorn")
+LIGHT_COMMANDS = [
+    (["--version"], UI_AND_MATH + STACKS),
+    (["balance", "--help"], UI_AND_MATH + STACKS),
+    (["keys", "list", "--json"], UI_AND_MATH + ("bip_utils", "cryptography")),
+]
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+
+
+def test_the_core_and_the_devnet_are_checked():
+    assert {"gonka_tui.core", "gonka_tui.devnet"} <= set(PRESENT_ROOMS)
+
+
+@pytest.mark.parametrize("room", PRESENT_ROOMS)
+def test_every_module_of_a_headless_room_loads_without_textual(room):
     code = (
-        "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module(m)\n"
-        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(bad)\n"
-        "sys.exit(1 if bad else 0)\n"
+        "import importlib, pkgutil, sys\n"
+        f"room = importlib.import_module({room!r})\n"
+        f"names = [m.name for m in pkgutil.walk_packages(room.__path__, {room + '.'!r})]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "textual = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(len(names), textual)\n"
+        "sys.exit(1 if textual or not names else 0)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_keys_list_loads_neither_textual_nor_bip_utils():
-    code = ("import sys\nfrom gonka_tui import cli\ncli.main(['keys', 'list', '--json'])\n"
-            "heavy = [m for m in ('textual', 'bip_utils', 'cryptography') if m in sys.modules]\n"
-            "sys.exit(f'loaded {heavy}' if heavy else 0)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+@pytest.mark.parametrize(("argv", "forbidden"), LIGHT_COMMANDS, ids=[" ".join(argv) for argv, _ in LIGHT_COMMANDS])
+def test_light_commands_load_neither_the_ui_nor_the_math(argv, forbidden):
+    code = (
+        "import sys\n"
+        "from gonka_tui import cli\n"
+        "try:\n"
+        f"    status = cli.main({argv!r})\n"
+        "except SystemExit as exc:\n"
+        "    status = exc.code\n"
+        f"loaded = [m for m in {forbidden!r} if m in sys.modules]\n"
+        "sys.exit(f'exit status {status}, loaded {loaded}' if loaded or status not in (0, None) else 0)\n"
+    )
+    proc = run_python(code)
     assert proc.returncode == 0, proc.stderr

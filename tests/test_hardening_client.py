@@ -16,8 +16,9 @@ import pytest
 
 from gonka_tui.commands.context import Context
 from gonka_tui.config import DEADLINE_ENV, load_config, request_deadline, resolve_home
-from gonka_tui.core.chain_client import MAX_ATTEMPTS, ChainClient, NodeUnreachable
-from gonka_tui.core.errors import ConfigError
+from gonka_tui.core.chain_client import ChainClient
+from gonka_tui.core.errors import ConfigError, NodeUnreachable
+from gonka_tui.core.node_pool import MAX_ATTEMPTS
 from gonka_tui.devnet.genesis import Fund
 from gonka_tui.devnet.server import start_in_thread
 from gonka_tui.devnet.testkit import key

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.proto.cosmos.tx.v1beta1 import tx_pb2
 from gonka_tui.core.tx import decode_tx, msg_send
-from gonka_tui.devnet.accounts import FEE_COLLECTOR_ADDRESS, Account
+from gonka_tui.devnet.accounts import FEE_COLLECTOR_ADDRESS, LedgerAccount
 from gonka_tui.devnet.ante import Mode
 from gonka_tui.devnet.chain import Chain
 from gonka_tui.devnet.genesis import DB_FILE, Fund
@@ -268,13 +268,13 @@ def test_a_cached_verification_never_stands_in_for_another_signer(chain):
 # ----- the ledger invariant -----
 
 def test_the_ledger_refuses_a_negative_balance():
-    good, bad = Account(ALICE.address, 1, balance=5), Account(BOB.address, 2, balance=-1)
+    good, bad = LedgerAccount(ALICE.address, 1, balance=5), LedgerAccount(BOB.address, 2, balance=-1)
     ledger = Ledger({good.address: good}, 3, height=1, block_time_ns=0, last_block_hash=b"", app_hash=b"")
     with pytest.raises(InvariantError, match=f"account {BOB.address} with a balance of -1ngonka, below zero"):
         ledger.put(bad)
     # put_many stores all or none.
     with pytest.raises(InvariantError):
-        ledger.put_many([Account(ALICE.address, 1, balance=0), bad])
+        ledger.put_many([LedgerAccount(ALICE.address, 1, balance=0), bad])
     assert ledger.get(ALICE.address) is good and ledger.get(BOB.address) is None and not ledger.dirty
     overlay = Overlay(ledger)
     with pytest.raises(InvariantError):
@@ -286,7 +286,7 @@ def test_the_ledger_refuses_a_negative_balance():
 
 def test_a_rule_bug_cannot_write_a_negative_balance(chain, monkeypatch):
     # Simulate a broken funds rule: every account claims it can spend anything.
-    monkeypatch.setattr(Account, "spendable", lambda self, now: 10**30)
+    monkeypatch.setattr(LedgerAccount, "spendable", lambda self, now: 10**30)
     over = sign_msgs([signer(POOR, chain)], [msg_send(POOR.address, BOB.address, POOR_FUNDS + 1)])
     assert_refused(chain, over, 5, f"refused by the ledger: account {POOR.address} with a balance of -1ngonka")
     # The node keeps working: an honest tx still goes through.

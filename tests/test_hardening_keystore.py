@@ -20,21 +20,11 @@ from gonka_tui.core import envelope
 from gonka_tui.core.errors import InputError, KeystoreError, WrongPassphrase
 from gonka_tui.core.keys import derive_key
 from gonka_tui.core.keystore import Keystore
-from tests.conftest import ABANDON, CLOSED_NODE, LEGAL, PASSPHRASE, REPO
+from tests.conftest import ABANDON, CLOSED_NODE, LEGAL, PASSPHRASE, REPO, fresh
 
 OTHER_PASSPHRASE = "another keystore's passphrase"
 CHECK_VALUE = b"gonka keystore passphrase check v1"
 
-
-@pytest.fixture
-def ks(tmp_path):
-    store = Keystore(tmp_path / "keystore")
-    store.initialize(PASSPHRASE)
-    return store
-
-
-def fresh(ks: Keystore) -> Keystore:
-    return Keystore(ks.root)
 
 
 def edit_json(path: Path, change) -> None:

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from gonka_tui.config import DEADLINE_ENV
-from gonka_tui.core.chain_client import ChainClient, ChainError, TxRejected
-from gonka_tui.core.sending import JITTER_SECONDS, SEQUENCE_TRIES, execute_send, plan_send
+from gonka_tui.core.chain_client import ChainClient
+from gonka_tui.core.errors import ChainError, TxRejected
+from gonka_tui.core.transfer import JITTER_SECONDS, SEQUENCE_TRIES, execute_send, plan_send
 from gonka_tui.devnet.genesis import Fund
 from gonka_tui.devnet.server import start_in_thread
 from gonka_tui.devnet.testkit import key

@@ -12,19 +12,8 @@ from gonka_tui.core import envelope
 from gonka_tui.core.errors import InputError, KeystoreError, WrongPassphrase
 from gonka_tui.core.keys import HDPath, derive_key, parse_private_key_hex
 from gonka_tui.core.keystore import Keystore
-from tests.conftest import ABANDON, ABANDON_1200, ABANDON_118, HEX_KEY, LEGAL, PASSPHRASE, REPO
+from tests.conftest import ABANDON, ABANDON_1200, ABANDON_118, HEX_KEY, LEGAL, PASSPHRASE, REPO, fresh
 
-
-@pytest.fixture
-def ks(tmp_path):
-    store = Keystore(tmp_path / "keystore")
-    store.initialize(PASSPHRASE)
-    return store
-
-
-def fresh(ks: Keystore) -> Keystore:
-    """A new process's view of the same keystore: locked."""
-    return Keystore(ks.root)
 
 
 def test_round_trip_mnemonic_hex_watch(ks):

@@ -4,12 +4,10 @@ retry that looks the hash up before sending anything; reconnecting now after a b
 import pytest
 
 from gonka_tui.config import NetworkProfile
-from gonka_tui.core.chain_client import TxRejected
-from gonka_tui.core.errors import InputError
+from gonka_tui.core.errors import InputError, TxRejected
 from gonka_tui.core.keys import derive_key
 from gonka_tui.core.secp256k1 import Signer
-from gonka_tui.core.send_support import PublicKeySigner, plan_max, resume_send
-from gonka_tui.core.sending import execute_send, plan_send
+from gonka_tui.core.transfer import PublicKeySigner, execute_send, plan_max, plan_send, resume_send
 from tests.conftest import ABANDON, ABANDON_1200
 from tests.fake_node import FakeNode
 

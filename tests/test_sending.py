@@ -8,7 +8,7 @@ import pytest
 
 from gonka_tui.core.chain_client import ChainClient
 from gonka_tui.core.errors import InputError
-from gonka_tui.core.sending import execute_send, expected_sequence, plan_send
+from gonka_tui.core.transfer import execute_send, expected_sequence, plan_send
 from gonka_tui.devnet.genesis import Fund
 from gonka_tui.devnet.server import start_in_thread
 from gonka_tui.devnet.testkit import key

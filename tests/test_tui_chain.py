@@ -584,7 +584,7 @@ async def test_the_client_is_closed_on_exit(home):
     async with app.run_test(size=SIZE) as pilot:
         await wait_screen(pilot, WalletScreen)
         client = app.client
-    assert client._http.is_closed
+    assert client.pool._http.is_closed
 
 
 def resolve_book(home):

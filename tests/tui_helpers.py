@@ -45,7 +45,9 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "conditi
 
 
 async def wait_screen(pilot, cls, timeout: float = 10.0):
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls), timeout, cls.__name__)
+    # Pushed is not yet composed: wait until the screen is mounted, so its widgets can be queried.
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, cls) and pilot.app.screen.is_mounted, timeout,
+                   cls.__name__)
     return pilot.app.screen
 
 

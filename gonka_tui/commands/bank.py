@@ -7,7 +7,7 @@ import base64
 
 from gonka_tui.commands.context import Context
 from gonka_tui.core.errors import GonkaError
-from gonka_tui.core.units import format_gnk, parse_amount
+from gonka_tui.core.units import BASE_DENOM, format_gnk, parse_amount
 
 
 def balance(ctx: Context, args) -> int:
@@ -29,15 +29,15 @@ def balance(ctx: Context, args) -> int:
     if bal.reward_vesting:
         ctx.out(f"rewards    {format_gnk(bal.reward_vesting)} (vesting, released per epoch)")
     for denom, amount in bal.coins:
-        if denom != "ngonka":
+        if denom != BASE_DENOM:
             ctx.out(f"other      {amount} {denom}")
     return 0
 
 
 def send(ctx: Context, args) -> int:
-    from gonka_tui.core.address_book import AddressBook, lookalikes
+    from gonka_tui.core.address_book import lookalikes
     from gonka_tui.core.secp256k1 import Signer
-    from gonka_tui.core.sending import execute_send, plan_send
+    from gonka_tui.core.transfer import execute_send, plan_send
     from gonka_tui.core.tx import validate_memo
 
     sender = ctx.keystore.get(args.from_key)
@@ -47,8 +47,8 @@ def send(ctx: Context, args) -> int:
     amount = parse_amount(args.amount)
     fee = parse_amount(args.fees, allow_zero=True, what="fee") if args.fees is not None else None
     validate_memo(args.memo or "")
-    book = AddressBook(ctx.home.address_book_file)
-    known = book.known() + [(r.name, r.address) for r in ctx.keystore.list()]
+    book = ctx.session.address_book
+    known = [(k.name or "sent to before", k.address) for k in ctx.recipients().known()]
     for label, similar in lookalikes(to_address, known):
         ctx.err(f"WARNING: {to_address} resembles {similar} ({label}) but is a different address")
     signer = Signer(ctx.unlock().signing_key(sender.name).private_key)

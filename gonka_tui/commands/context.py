@@ -13,11 +13,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from gonka_tui.config import Config, Home, NetworkProfile, ensure_config, load_config, resolve_home, select_network
-from gonka_tui.core import unlock_cache
+from gonka_tui.config import Config, Home, NetworkProfile, ensure_config, resolve_home
 from gonka_tui.core.errors import GonkaError, InputError, WrongPassphrase
 from gonka_tui.core.keystore import Keystore, validate_new_passphrase
+from gonka_tui.core.session import Session
+
+if TYPE_CHECKING:
+    from gonka_tui.core.chain_client import ChainClient
+    from gonka_tui.core.recipients import Recipients
 
 PASSPHRASE_ENV = "GONKA_PASSPHRASE"
 PROMPT_TRIES = 3
@@ -38,42 +43,37 @@ class Context:
         return resolve_home(self.home_arg)
 
     @cached_property
+    def session(self) -> Session:
+        return Session(self.home, network=self.network_arg, node=self.node_arg)
+
+    @property
     def config(self) -> Config:
-        return load_config(self.home)
+        return self.session.config
 
-    @cached_property
+    @property
     def keystore(self) -> Keystore:
-        return Keystore(self.home.keystore_dir)
+        return self.session.keystore
 
-    @cached_property
+    @property
     def network(self) -> NetworkProfile:
-        return select_network(self.config, self.network_arg, self.node_arg)
+        return self.session.network
 
-    def chain_client(self, **kwargs):
-        """The node client for this command; a `deadline` asked for here never exceeds the configured one."""
-        from gonka_tui.config import DEVNET_URL, request_deadline
-        from gonka_tui.core.chain_client import ChainClient
+    def chain_client(self, **kwargs) -> "ChainClient":
+        """A node client for this command (see Session.new_client)."""
+        return self.session.new_client(**kwargs)
 
-        if DEVNET_URL in self.network.nodes:
-            kwargs.setdefault("unreachable_hint", "; is the local network running? start it with `gonka devnet`")
-        kwargs["deadline"] = min(kwargs.get("deadline", float("inf")), request_deadline(self.config))
-        return ChainClient(self.network.nodes, self.network.chain_id, **kwargs)
+    def recipients(self) -> "Recipients":
+        return self.session.recipients()
 
     def resolve_address(self, name_or_address: str) -> str:
         """A key name, an address-book name, or an address."""
-        from gonka_tui.core.address import normalize_address
-        from gonka_tui.core.address_book import AddressBook
+        from gonka_tui.core.recipients import UnknownRecipient
 
-        for rec in self.keystore.list():
-            if rec.name == name_or_address:
-                return rec.address
-        contact = AddressBook(self.home.address_book_file).lookup(name_or_address)
-        if contact:
-            return contact.address
         try:
-            return normalize_address(name_or_address)
-        except InputError as exc:
-            raise InputError(f"'{name_or_address}' is neither a key, a contact nor a valid address: {exc}") from None
+            return self.recipients().resolve(name_or_address).address
+        except UnknownRecipient as exc:
+            raise InputError(f"'{name_or_address}' is neither a key, a contact nor a valid address: "
+                             f"{exc.address_error}") from None
 
     def progress(self, text: str) -> None:
         """One progress line on stderr (overwritten in place on a terminal)."""
@@ -143,21 +143,18 @@ class Context:
         ks = self.keystore
         if ks.unlocked:
             return ks
-        store_id = ks.store_id()
-        if self.config.remember_unlock and store_id:
-            key = unlock_cache.recall(store_id)
-            if key and ks.unlock_with_key(key):
-                return self._unlocked(ks)
+        if self.session.try_remembered_unlock():
+            return self._unlocked(ks)
         env = os.environ.get(PASSPHRASE_ENV)
         if env is not None:
             try:
-                ks.unlock(env)
+                self.session.unlock(env)
             except WrongPassphrase:
                 raise GonkaError(f"wrong passphrase (from ${PASSPHRASE_ENV})") from None
         elif self.interactive:
             for attempt in range(PROMPT_TRIES):
                 try:
-                    ks.unlock(getpass.getpass("Keystore passphrase: "))
+                    self.session.unlock(getpass.getpass("Keystore passphrase: "))
                     break
                 except WrongPassphrase:
                     if attempt == PROMPT_TRIES - 1:
@@ -171,7 +168,8 @@ class Context:
         """Say what the unlock did (a format upgrade) or found (a refused file), then remember it."""
         for note in ks.take_notes():
             self.err(f"note: {note}")
-        self._remember(ks)
+        if self.config.remember_unlock:
+            self.session.remember()
         return ks
 
     def unlock_or_initialize(self) -> Keystore:
@@ -181,7 +179,7 @@ class Context:
             return self.unlock()
         env = os.environ.get(PASSPHRASE_ENV)
         if env is not None:
-            ks.create_or_unlock(env)
+            self.session.create_or_unlock(env)
         elif self.interactive:
             self.err("Choose a passphrase for the new keystore; it encrypts every key on this machine.")
             for attempt in range(PROMPT_TRIES):
@@ -194,7 +192,7 @@ class Context:
                     self.err(str(exc))
                     continue
                 if getpass.getpass("Repeat passphrase: ") == first:
-                    ks.create_or_unlock(first)
+                    self.session.create_or_unlock(first)
                     break
                 if attempt == PROMPT_TRIES - 1:
                     raise InputError("the passphrases did not match; nothing was changed")
@@ -202,8 +200,3 @@ class Context:
         else:
             raise GonkaError(f"a new keystore needs a passphrase: set ${PASSPHRASE_ENV} or run in a terminal")
         return self._unlocked(ks)
-
-    def _remember(self, ks: Keystore) -> None:
-        store_id, key = ks.store_id(), ks.master_key()
-        if self.config.remember_unlock and store_id and key:
-            unlock_cache.remember(store_id, key)

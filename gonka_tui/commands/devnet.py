@@ -11,9 +11,7 @@ from pathlib import Path
 from gonka_tui.commands.context import Context
 from gonka_tui.core.errors import GonkaError, InputError, shown
 from gonka_tui.core.integers import parse_uint
-
-DEFAULT_PORT = 26600
-DEFAULT_CHAIN_ID = "gonka-devnet"
+from gonka_tui.core.network_constants import BASE_DENOM
 
 
 # ASCII digits only (float() and Decimal() also take '١', '1_0', 'inf', '1e3'), bounded in length.
@@ -34,8 +32,8 @@ def parse_block_time(text: str) -> float:
 
 def parse_min_gas_price(text: str) -> Fraction:
     s = (text or "").strip()
-    if s.lower().endswith("ngonka"):
-        s = s[: -len("ngonka")].strip()
+    if s.lower().endswith(BASE_DENOM):
+        s = s[: -len(BASE_DENOM)].strip()
     if not _GAS_PRICE.fullmatch(s):
         raise InputError(f"--min-gas-price {shown(text)} must be a non-negative number of ngonka per gas "
                          "(e.g. 0 or 0.1; at most 18 digits before and 18 after the point)")

@@ -65,7 +65,7 @@ def _report_network_use(ctx: Context, mnemonic: str, chosen) -> None:
     from gonka_tui.core.keys import COIN_TYPES, candidate_addresses
     from gonka_tui.core.units import format_gnk
 
-    candidates = candidate_addresses(mnemonic, hrp="gonka")
+    candidates = candidate_addresses(mnemonic)
 
     async def look(client, key):
         # Two requests per address: public nodes allow about 20 a minute.

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.network_constants import ADDRESS_HRP as HRP
 
-HRP = "gonka"
 CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _CHARSET_INDEX = {c: i for i, c in enumerate(CHARSET)}
 _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)

@@ -121,13 +121,6 @@ class AddressBook:
                 recent.append({"address": address, "last_used": now or time.time(), "count": 1})
             data["recent"] = sorted(recent, key=lambda r: -r["last_used"])[:200]
 
-    def known(self) -> list[tuple[str, str]]:
-        """(label, address) of every contact and recent recipient."""
-        labels = {c.address: c.name for c in self.contacts()}
-        out = [(name, addr) for addr, name in labels.items()]
-        out += [("sent to before", r.address) for r in self.recent() if r.address not in labels]
-        return out
-
 
 def _distance(a: str, b: str, limit: int) -> int:
     """Levenshtein distance, stopping early once it exceeds `limit`."""

@@ -203,9 +203,6 @@ class Keystore:
         unread = f"; also: {self.problems[0].message}" if self.problems else ""
         raise KeystoreError(f"no key named '{name}' (keys: {known}){unread}")
 
-    def find_by_address(self, address: str) -> KeyRecord | None:
-        return next((r for r in self.list() if r.address == address), None)
-
     def has_secrets(self) -> bool:
         return self.initialized or any(r.has_secret for r in self.list())
 
@@ -634,9 +631,3 @@ class Keystore:
 
 def _unaffected(what: str) -> str:
     return "; the other keys are unaffected" if what == "key file" else ""
-
-
-def secret_files_mode_ok(root: Path) -> bool:
-    """True when every keystore file is private to its owner (0600)."""
-    files = [Path(root) / "keystore.json", *(Path(root) / "keys").glob("*.json")]
-    return all((os.stat(f).st_mode & 0o077) == 0 for f in files if f.exists())

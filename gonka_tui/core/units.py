@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 from gonka_tui.core.errors import InputError, shown
+from gonka_tui.core.network_constants import BASE_DENOM
 
-BASE_DENOM = "ngonka"
 DISPLAY_DENOM = "GNK"
 DECIMALS = 9
 NGONKA_PER_GNK = 10**DECIMALS

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.network_constants import BASE_DENOM
 from gonka_tui.core.proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from gonka_tui.core.proto.cosmos.bank.v1beta1 import query_pb2 as bank_query
 from gonka_tui.core.proto.cosmos.base.abci.v1beta1 import abci_pb2
@@ -21,10 +22,10 @@ from gonka_tui.core.proto.cosmos.tx.v1beta1 import service_pb2
 from gonka_tui.core.proto.tendermint.abci import types_pb2
 
 from . import codes
-from .accounts import Account
+from .accounts import LedgerAccount
 from .chain import Chain
 from .codes import QueryError
-from .shapes import DENOM, account_any
+from .shapes import account_any
 
 _GRPC_NAMES = {3: "InvalidArgument", 5: "NotFound"}
 
@@ -42,7 +43,7 @@ class QueryResult:
 
 # ----- queries shared with the REST API -----
 
-def account_or_error(chain: Chain, address: str) -> Account:
+def account_or_error(chain: Chain, address: str) -> LedgerAccount:
     if not address:
         raise codes.invalid_argument("empty address string is not allowed")
     try:
@@ -54,7 +55,7 @@ def account_or_error(chain: Chain, address: str) -> Account:
     return account
 
 
-def maybe_account(chain: Chain, address: str) -> Account | None:
+def maybe_account(chain: Chain, address: str) -> LedgerAccount | None:
     if not address:
         raise codes.invalid_argument("empty address string is not allowed")
     try:
@@ -68,18 +69,18 @@ def check_denom(denom: str) -> None:
         raise codes.invalid_argument("invalid denom: empty")
 
 
-def balance_of(account: Account | None, denom: str) -> int:
-    return account.balance if account is not None and denom == DENOM else 0
+def balance_of(account: LedgerAccount | None, denom: str) -> int:
+    return account.balance if account is not None and denom == BASE_DENOM else 0
 
 
-def spendable_of(chain: Chain, account: Account | None, denom: str = DENOM) -> int:
-    return chain.spendable(account) if denom == DENOM else 0
+def spendable_of(chain: Chain, account: LedgerAccount | None, denom: str = BASE_DENOM) -> int:
+    return chain.spendable(account) if denom == BASE_DENOM else 0
 
 
 # ----- the ABCI paths -----
 
 def _coins(amount: int) -> list[coin_pb2.Coin]:
-    return [coin_pb2.Coin(denom=DENOM, amount=str(amount))] if amount else []
+    return [coin_pb2.Coin(denom=BASE_DENOM, amount=str(amount))] if amount else []
 
 
 def _parse(message_type, data: bytes):
@@ -105,7 +106,7 @@ def _balance(chain: Chain, data: bytes) -> bytes:
 
 def _all_balances(chain: Chain, data: bytes) -> bytes:
     req = _parse(bank_query.QueryAllBalancesRequest, data)
-    coins = _coins(balance_of(maybe_account(chain, req.address), DENOM))
+    coins = _coins(balance_of(maybe_account(chain, req.address), BASE_DENOM))
     return bank_query.QueryAllBalancesResponse(
         balances=coins, pagination=pagination_pb2.PageResponse(total=len(coins))).SerializeToString()
 

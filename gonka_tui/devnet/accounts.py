@@ -6,15 +6,16 @@ ngonka is the only denom that exists on the devnet, so a balance is one int.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from gonka_tui.core.address import bech32_encode
+from gonka_tui.core.network_constants import ADDRESS_HRP
 
 FEE_COLLECTOR = "fee_collector"
 
 
-def module_address(name: str, hrp: str = "gonka") -> str:
+def module_address(name: str, hrp: str = ADDRESS_HRP) -> str:
     """The SDK's module account address: the first 20 bytes of sha256(name)."""
     return bech32_encode(hrp, hashlib.sha256(name.encode()).digest()[:20])
 
@@ -45,7 +46,9 @@ class Vesting:
 
 
 @dataclass(slots=True)
-class Account:
+class LedgerAccount:
+    """An account as the devnet's ledger holds it (the client's view is core.accounts.Account)."""
+
     address: str
     number: int
     sequence: int = 0
@@ -54,9 +57,9 @@ class Account:
     vesting: Vesting | None = None
     module: str | None = None  # module account name (fee_collector), else None
 
-    def copy(self) -> Account:
-        return Account(self.address, self.number, self.sequence, self.pubkey, self.balance, self.vesting,
-                       self.module)
+    def copy(self) -> LedgerAccount:
+        return LedgerAccount(self.address, self.number, self.sequence, self.pubkey, self.balance, self.vesting,
+                             self.module)
 
     def spendable(self, now: int) -> int:
         """Balance minus vesting-locked coins, never negative (SDK SpendableCoins)."""
@@ -69,12 +72,3 @@ class Account:
         v = self.vesting
         return (self.address, self.number, self.sequence, self.pubkey or b"", self.balance,
                 (v.original, v.start_time, v.end_time) if v else None, self.module or "")
-
-
-@dataclass
-class Genesis:
-    """What a fresh devnet starts with (see genesis.py)."""
-
-    chain_id: str
-    time_ns: int
-    accounts: list[Account] = field(default_factory=list)

@@ -51,17 +51,17 @@ from google.protobuf import any_pb2
 
 from gonka_tui.core.address import address_from_pubkey, normalize_address
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.network_constants import ADDRESS_HRP, BASE_DENOM
 from gonka_tui.core.secp256k1 import verify
 from gonka_tui.core.tx import MAX_MEMO_BYTES, SIGN_MODE_DIRECT, TxDecodeError, decode_tx
 from gonka_tui.core.proto.cosmos.tx.signing.v1beta1 import signing_pb2
 
 from . import codes
-from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, Account
+from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, LedgerAccount
 from .codes import TxError
 from .events import Event, ante_events, coins_str, fee_events, send_events
 from .ledger import InvariantError, Overlay
 
-DENOM = "ngonka"
 MAX_TX_BYTES = 1024 * 1024  # CometBFT mempool max_tx_bytes
 MAX_GAS_WANTED = 2**63 - 1
 
@@ -123,7 +123,7 @@ def _parse_amount(text: str, what: str) -> int:
 class Rules:
     """The chain rules for one chain id and minimum gas price; keeps the caches between calls."""
 
-    def __init__(self, chain_id: str, min_gas_price: Fraction = Fraction(0), hrp: str = "gonka") -> None:
+    def __init__(self, chain_id: str, min_gas_price: Fraction = Fraction(0), hrp: str = ADDRESS_HRP) -> None:
         self.chain_id = chain_id
         self.min_gas_price = Fraction(min_gas_price)
         self.hrp = hrp
@@ -257,9 +257,9 @@ class Rules:
             amount = _parse_amount(c.amount, "fee")
             if amount < 0:
                 raise TxError(codes.INSUFFICIENT_FEE, "invalid fee provided")
-            if c.denom != DENOM:
+            if c.denom != BASE_DENOM:
                 raise TxError(codes.INSUFFICIENT_FEE,
-                              f"only {DENOM} is accepted as fee; got: {c.amount}{c.denom}")
+                              f"only {BASE_DENOM} is accepted as fee; got: {c.amount}{c.denom}")
             if c.denom in seen:
                 raise TxError(codes.INVALID_COINS, f"duplicate denomination {c.denom} in the fee")
             seen.add(c.denom)
@@ -286,7 +286,7 @@ class Rules:
                               "on the devnet the first signer pays the fee")
 
         # Each signer i: its account, the key its SignerInfo i supplies or the one on record, its sequence.
-        accounts: list[Account] = []
+        accounts: list[LedgerAccount] = []
         pubkeys: list[bytes | None] = []
         for i, (address, info) in enumerate(zip(signers, tx.signers)):
             account = view.get(address)
@@ -309,7 +309,7 @@ class Rules:
             required = required_fee(self.min_gas_price, gas_limit)
             if fee_total < required:
                 raise TxError(codes.INSUFFICIENT_FEE,
-                              f"insufficient fees; got: {fee_total}{DENOM} required: {required}{DENOM}",
+                              f"insufficient fees; got: {fee_total}{BASE_DENOM} required: {required}{BASE_DENOM}",
                               gas_used=gas_used)
             if gas_used > gas_limit:
                 raise TxError(codes.OUT_OF_GAS, f"out of gas in location: txSize; gasWanted: {gas_limit}, "
@@ -324,14 +324,14 @@ class Rules:
             need, spendable = debits[account.address], account.spendable(view.block_time_s)
             if spendable < need:
                 whose = f"{account.address}: " if len(accounts) > 1 else ""
-                raise TxError(codes.INSUFFICIENT_FUNDS, f"{whose}spendable balance {spendable}{DENOM} is smaller "
-                              f"than {need}{DENOM}", gas_used=gas_used)
+                raise TxError(codes.INSUFFICIENT_FUNDS, f"{whose}spendable balance {spendable}{BASE_DENOM} is smaller "
+                              f"than {need}{BASE_DENOM}", gas_used=gas_used)
 
         # Every rule passed: apply, in a scratch layer committed in one step (all or nothing).
         scratch = Overlay(view)
-        touched: dict[str, Account] = {}
+        touched: dict[str, LedgerAccount] = {}
 
-        def mutable(address: str) -> Account:
+        def mutable(address: str) -> LedgerAccount:
             acc = touched.get(address)
             if acc is None:
                 current = scratch.get(address)
@@ -360,7 +360,7 @@ class Rules:
         scratch.commit()
         return Outcome(0, "", gas_limit, gas_used, events, _SEND_RESPONSE_ENTRY * len(msgs), payer)
 
-    def _signer_pubkey(self, index: int, address: str, account: Account, supplied: bytes | None,
+    def _signer_pubkey(self, index: int, address: str, account: LedgerAccount, supplied: bytes | None,
                        mode: Mode) -> bytes | None:
         """The key signer `index` signs with: the one its SignerInfo supplies, which must be the address's
         (and the recorded one, if any), else the recorded one. Simulate needs none, as in the SDK."""
@@ -377,7 +377,7 @@ class Rules:
             raise TxError(codes.INVALID_PUBKEY, "pubkey on account is not set")
         return account.pubkey
 
-    def _check_signature(self, tx, digest: bytes, sign_mode: int, account: Account, pubkey: bytes, sig: bytes,
+    def _check_signature(self, tx, digest: bytes, sign_mode: int, account: LedgerAccount, pubkey: bytes, sig: bytes,
                          gas_used: int) -> None:
         if sign_mode != SIGN_MODE_DIRECT:
             if sign_mode < 0:
@@ -403,8 +403,8 @@ class Rules:
             text = f"{c.amount}{c.denom}"
             if amount <= 0:
                 raise TxError(codes.INVALID_COINS, f"{text}: amounts must be positive")
-            if c.denom != DENOM:
-                raise TxError(codes.INVALID_COINS, f"{text}: the only denom on this chain is {DENOM}")
+            if c.denom != BASE_DENOM:
+                raise TxError(codes.INVALID_COINS, f"{text}: the only denom on this chain is {BASE_DENOM}")
             if c.denom in seen:
                 raise TxError(codes.INVALID_COINS, f"duplicate denomination {c.denom}")
             seen.add(c.denom)

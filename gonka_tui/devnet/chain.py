@@ -24,11 +24,12 @@ from typing import Callable
 from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.fileio import ensure_private_dir
+from gonka_tui.core.network_constants import DEVNET_CHAIN_ID
 from gonka_tui.core.tx import Fee, sign_send
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
 from . import codes
-from .accounts import Account
+from .accounts import LedgerAccount
 from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
 from .events import index_pairs, to_json
@@ -45,7 +46,10 @@ DEFAULT_PER_PAGE = 30
 
 
 @dataclass(frozen=True)
-class BroadcastResult:
+class CheckTxReply:
+    """The answer to a broadcast: the CheckTx outcome of a tx entering the mempool (the client's
+    view is core.chain_client.BroadcastResult)."""
+
     hash: str
     code: int
     log: str
@@ -74,7 +78,9 @@ class BlockInfo:
 
 
 @dataclass(frozen=True)
-class TxRecord:
+class StoredTx:
+    """A committed tx as the store holds it (the client's view is core.txrecords.TxRecord)."""
+
     hash: str
     height: int
     index: int
@@ -157,7 +163,7 @@ class Chain:
         try:
             meta = store.meta()
             if "height" not in meta:
-                chain = cls._genesis(store, signer, chain_id or "gonka-devnet", min_gas_price, list(funds), log)
+                chain = cls._genesis(store, signer, chain_id or DEVNET_CHAIN_ID, min_gas_price, list(funds), log)
                 chain.created = True
                 chain._lock = lock
                 return chain, notes
@@ -235,13 +241,13 @@ class Chain:
 
     # ----- CheckTx, Simulate -----
 
-    def broadcast(self, tx_bytes: bytes) -> BroadcastResult:
+    def broadcast(self, tx_bytes: bytes) -> CheckTxReply:
         digest = hashlib.sha256(tx_bytes).digest()
         txhash = digest.hex().upper()
         if txhash in self.mempool_hashes:
-            return BroadcastResult(txhash, codes.TX_IN_MEMPOOL, codes.sdk_log(codes.TX_IN_MEMPOOL))
+            return CheckTxReply(txhash, codes.TX_IN_MEMPOOL, codes.sdk_log(codes.TX_IN_MEMPOOL))
         if len(self.mempool) >= MAX_MEMPOOL_TXS:
-            return BroadcastResult(txhash, codes.MEMPOOL_FULL, codes.sdk_log(
+            return CheckTxReply(txhash, codes.MEMPOOL_FULL, codes.sdk_log(
                 codes.MEMPOOL_FULL, f"{len(self.mempool)} txs wait for the next block; try again after it"))
         out = self.rules.run(self.check, tx_bytes, Mode.CHECK, digest)
         if out.ok:
@@ -249,7 +255,7 @@ class Chain:
             self.mempool_hashes.add(txhash)
         else:
             self.log(f"refused tx {txhash[:12]}…: code {out.code}: {out.log}")
-        return BroadcastResult(txhash, out.code, out.log, out.gas_wanted, out.gas_used)
+        return CheckTxReply(txhash, out.code, out.log, out.gas_wanted, out.gas_used)
 
     def simulate(self, tx_bytes: bytes) -> Outcome:
         return self.rules.run(Overlay(self.check), tx_bytes, Mode.SIMULATE)
@@ -302,7 +308,7 @@ class Chain:
 
     # ----- direct state changes (node API) -----
 
-    def register_pubkey(self, address: str, pubkey: bytes) -> Account:
+    def register_pubkey(self, address: str, pubkey: bytes) -> LedgerAccount:
         """POST /v1/participants: record `pubkey` for `address` (creating the account if needed)."""
         if len(pubkey) != 33 or pubkey[0] not in (2, 3):
             raise InputError("pub_key must be a 33-byte compressed secp256k1 public key")
@@ -329,7 +335,7 @@ class Chain:
         self.mempool = kept
         self.mempool_hashes = {p.hash for p in kept}
 
-    def transfer_from_node(self, address: str, amount: int, memo: str = "") -> BroadcastResult:
+    def transfer_from_node(self, address: str, amount: int, memo: str = "") -> CheckTxReply:
         """A real MsgSend signed by the node key, through CheckTx like any other tx."""
         to = self.rules.canonical_address(address)
         node = self.check.get(self.node_address)
@@ -338,7 +344,7 @@ class Chain:
                            account_number=node.number, sequence=node.sequence, fee=fee, memo=memo)
         return self.broadcast(signed.tx_bytes)
 
-    def faucet(self, address: str, amount: int) -> BroadcastResult:
+    def faucet(self, address: str, amount: int) -> CheckTxReply:
         if amount <= 0:
             raise InputError("amount must be more than 0 ngonka")
         if amount > FAUCET_CAP:
@@ -347,10 +353,10 @@ class Chain:
 
     # ----- queries (committed state) -----
 
-    def account(self, address: str) -> Account | None:
+    def account(self, address: str) -> LedgerAccount | None:
         return self.ledger.get(self.rules.canonical_address(address))
 
-    def spendable(self, account: Account | None) -> int:
+    def spendable(self, account: LedgerAccount | None) -> int:
         return account.spendable(self.ledger.block_time_s) if account else 0
 
     def block(self, height: int | None = None) -> tuple[BlockInfo, list[bytes]] | None:
@@ -363,12 +369,12 @@ class Chain:
             info = BlockInfo.from_row(row)
         return info, (self.store.block_txs(info.height) if info.num_txs else [])
 
-    def tx(self, txhash: str) -> TxRecord | None:
+    def tx(self, txhash: str) -> StoredTx | None:
         row = self.store.tx(txhash)
-        return TxRecord(*row) if row else None
+        return StoredTx(*row) if row else None
 
     def search(self, query: str, *, page: int = 1, per_page: int = DEFAULT_PER_PAGE,
-               descending: bool = False) -> tuple[int, list[TxRecord]]:
+               descending: bool = False) -> tuple[int, list[StoredTx]]:
         conditions = parse_query(query)
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         if page < 1:
@@ -378,4 +384,4 @@ class Chain:
         pages = max(1, -(-total // per_page))
         if page > pages:
             raise InputError(f"page should be within [1, {pages}] range, given {page}")
-        return total, [TxRecord(*r) for r in rows]
+        return total, [StoredTx(*r) for r in rows]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 
+from gonka_tui.core.network_constants import BASE_DENOM
 from gonka_tui.core.tx import MSG_SEND
 
 Event = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def coins_str(amount: int, denom: str = "ngonka") -> str:
+def coins_str(amount: int, denom: str = BASE_DENOM) -> str:
     return f"{amount}{denom}"
 
 
@@ -50,10 +51,6 @@ def send_events(index: int, sender: str, recipient: str, amount: str) -> list[Ev
 def to_json(events) -> list[dict]:
     return [{"type": t, "attributes": [{"key": k, "value": v, "index": True} for k, v in attrs]}
             for t, attrs in events]
-
-
-def from_json(events: list[dict]) -> list[Event]:
-    return [(e["type"], tuple((a["key"], a["value"]) for a in e["attributes"])) for e in events]
 
 
 def index_pairs(events) -> set[tuple[str, str]]:

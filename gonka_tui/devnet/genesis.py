@@ -20,7 +20,7 @@ from gonka_tui.core.secp256k1 import N, Signer
 from gonka_tui.core.tx import validate_chain_id  # noqa: F401  (the devnet's chain id follows the same rule)
 from gonka_tui.core.units import NGONKA_PER_GNK, parse_amount
 
-from .accounts import Account, Vesting
+from .accounts import LedgerAccount, Vesting
 
 NODE_KEY_FILE = "node_key.json"
 DB_FILE = "devnet.sqlite3"
@@ -83,9 +83,9 @@ def load_or_create_node_key(home: Path) -> Signer:
     return signer
 
 
-def genesis_accounts(node_signer: Signer, funds: list[Fund], genesis_time_s: int) -> list[Account]:
+def genesis_accounts(node_signer: Signer, funds: list[Fund], genesis_time_s: int) -> list[LedgerAccount]:
     node_address = address_from_pubkey(node_signer.pubkey)
-    accounts = [Account(node_address, 0, 0, node_signer.pubkey, NODE_FUNDS)]
+    accounts = [LedgerAccount(node_address, 0, 0, node_signer.pubkey, NODE_FUNDS)]
     by_address = {node_address: accounts[0]}
     for fund in funds:
         existing = by_address.get(fund.address)
@@ -96,7 +96,7 @@ def genesis_accounts(node_signer: Signer, funds: list[Fund], genesis_time_s: int
             continue
         vesting = (Vesting(fund.amount, genesis_time_s, genesis_time_s + fund.vesting_seconds)
                    if fund.vesting_seconds is not None else None)
-        account = Account(fund.address, len(accounts), 0, None, fund.amount, vesting)
+        account = LedgerAccount(fund.address, len(accounts), 0, None, fund.amount, vesting)
         accounts.append(account)
         by_address[fund.address] = account
     return accounts

@@ -5,7 +5,7 @@ the effects of the transactions already accepted into the mempool. It is a copy-
 overlay, cleared when a block commits (the block takes the whole mempool).
 
 Both expose the same small interface to the chain rules (`ante.py`): `get(address)` returns
-an Account that must not be mutated (copy it first), `put(account)` / `put_many(accounts)` store
+a LedgerAccount that must not be mutated (copy it first), `put(account)` / `put_many(accounts)` store
 new versions, `create(address)` makes an account with the next account number, and `block_time_s`
 is the time vesting is measured at. A transaction applies in a scratch Overlay that is `commit`ted
 into its base in one step, so it lands all or nothing.
@@ -19,19 +19,19 @@ from __future__ import annotations
 
 from gonka_tui.core.errors import InputError
 
-from .accounts import Account
+from .accounts import LedgerAccount
 
 
 class InvariantError(Exception):
     """An account the ledger refuses to hold (a bug in a rule, or a damaged state file)."""
 
 
-def check_account(account: Account) -> None:
+def check_account(account: LedgerAccount) -> None:
     if not isinstance(account.balance, int) or account.balance < 0:
         raise InvariantError(f"account {account.address} with a balance of {account.balance}ngonka, below zero")
 
 
-def _check_all(accounts) -> list[Account]:
+def _check_all(accounts) -> list[LedgerAccount]:
     accounts = list(accounts)
     for account in accounts:
         check_account(account)
@@ -41,7 +41,7 @@ def _check_all(accounts) -> list[Account]:
 class Ledger:
     """The committed state."""
 
-    def __init__(self, accounts: dict[str, Account], next_number: int, *, height: int, block_time_ns: int,
+    def __init__(self, accounts: dict[str, LedgerAccount], next_number: int, *, height: int, block_time_ns: int,
                  last_block_hash: bytes, app_hash: bytes) -> None:
         _check_all(accounts.values())
         self.accounts = accounts
@@ -56,10 +56,10 @@ class Ledger:
     def block_time_s(self) -> int:
         return self.block_time_ns // 1_000_000_000
 
-    def get(self, address: str) -> Account | None:
+    def get(self, address: str) -> LedgerAccount | None:
         return self.accounts.get(address)
 
-    def put(self, account: Account) -> None:
+    def put(self, account: LedgerAccount) -> None:
         self.put_many([account])
 
     def put_many(self, accounts) -> None:
@@ -68,14 +68,14 @@ class Ledger:
             self.accounts[account.address] = account
             self.dirty.add(account.address)
 
-    def create(self, address: str) -> Account:
+    def create(self, address: str) -> LedgerAccount:
         if address in self.accounts:
             raise InputError(f"account {address} already exists")
-        account = Account(address, self.next_number)
+        account = LedgerAccount(address, self.next_number)
         self.next_number += 1
         return account
 
-    def take_dirty(self) -> list[Account]:
+    def take_dirty(self) -> list[LedgerAccount]:
         changed = [self.accounts[a] for a in sorted(self.dirty)]
         self.dirty.clear()
         return changed
@@ -87,7 +87,7 @@ class Overlay:
 
     def __init__(self, base: Ledger | Overlay) -> None:
         self.base = base
-        self.accounts: dict[str, Account] = {}
+        self.accounts: dict[str, LedgerAccount] = {}
         self.next_number = base.next_number
 
     @property
@@ -98,11 +98,11 @@ class Overlay:
     def height(self) -> int:
         return self.base.height
 
-    def get(self, address: str) -> Account | None:
+    def get(self, address: str) -> LedgerAccount | None:
         account = self.accounts.get(address)
         return account if account is not None else self.base.get(address)
 
-    def put(self, account: Account) -> None:
+    def put(self, account: LedgerAccount) -> None:
         self.put_many([account])
 
     def put_many(self, accounts) -> None:
@@ -115,10 +115,10 @@ class Overlay:
         self.base.put_many(self.accounts.values())
         self.base.next_number = self.next_number
 
-    def create(self, address: str) -> Account:
+    def create(self, address: str) -> LedgerAccount:
         if self.get(address) is not None:
             raise InputError(f"account {address} already exists")
-        account = Account(address, self.next_number)
+        account = LedgerAccount(address, self.next_number)
         self.next_number += 1
         return account
 

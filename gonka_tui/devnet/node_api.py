@@ -18,11 +18,12 @@ from starlette.routing import Route
 
 from gonka_tui import __version__
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.network_constants import BASE_DENOM
 
 from .blocks import rfc3339_ns
 from .chain import FAUCET_CAP, Chain
 from .limits import parse_int, read_json_object
-from .shapes import DENOM, format_price
+from .shapes import format_price
 
 
 def _chain(request: Request) -> Chain:
@@ -58,7 +59,8 @@ async def identity(request: Request) -> JSONResponse:
 
 
 def participant_json(chain: Chain, account) -> dict:
-    return {"pubkey": base64.b64encode(account.pubkey).decode(), "balance": chain.spendable(account), "denom": DENOM}
+    return {"pubkey": base64.b64encode(account.pubkey).decode(), "balance": chain.spendable(account),
+            "denom": BASE_DENOM}
 
 
 async def get_participant(request: Request) -> JSONResponse:

@@ -17,14 +17,15 @@ from starlette.routing import Route
 from gonka_tui import __version__
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.address import bech32_encode
+from gonka_tui.core.network_constants import BASE_DENOM
 
 from . import abci, codes
 from .blocks import header_json, rfc3339_ns
 from .chain import Chain
 from .codes import QueryError
 from .limits import RequestError, parse_int, read_json_object
-from .rpc import COMET_VERSION
-from .shapes import (DENOM, account_json, b64, broadcast_response_json, coin_json, format_price, tx_json,
+from .rpc import COMET_VERSION, NODE_NAME
+from .shapes import (account_json, b64, broadcast_response_json, coin_json, format_price, tx_json,
                      tx_response_json)
 from google.protobuf.json_format import MessageToDict
 
@@ -63,7 +64,7 @@ def _pagination(total: int) -> dict:
 async def _coins_reply(request: Request, amount_of, by_denom: bool) -> JSONResponse:
     """The four bank routes: all balances or one denom, of the bank or the spendable amount."""
     chain = _chain(request)
-    denom = request.query_params.get("denom", "") if by_denom else DENOM
+    denom = request.query_params.get("denom", "") if by_denom else BASE_DENOM
     try:
         acc = abci.maybe_account(chain, request.path_params["address"])
         abci.check_denom(denom)
@@ -257,11 +258,11 @@ async def node_info(request: Request) -> JSONResponse:
             "network": chain.chain_id,
             "version": COMET_VERSION,
             "channels": "QCAhIiMwOGBhAA==",
-            "moniker": "gonka-devnet",
+            "moniker": NODE_NAME,
             "other": {"tx_index": "on", "rpc_address": "tcp://127.0.0.1:26657"},
         },
         "application_version": {
-            "name": "gonka-devnet", "app_name": "gonka devnet", "version": __version__, "git_commit": "",
+            "name": NODE_NAME, "app_name": "gonka devnet", "version": __version__, "git_commit": "",
             "build_tags": "", "go_version": "", "build_deps": [], "cosmos_sdk_version": "v0.50 (emulated)",
         },
         "latest_block_time": rfc3339_ns(chain.latest.time_ns),
@@ -304,4 +305,4 @@ ROUTES = [
     Route(f"{P}/{{rest:path}}", not_found, methods=["GET", "POST"]),
 ]
 
-__all__ = ["ROUTES", "DENOM"]
+__all__ = ["ROUTES"]

@@ -17,11 +17,12 @@ from gonka_tui.core.errors import InputError
 
 from . import abci
 from .blocks import EMPTY_HASH, header_json, rfc3339_ns
-from .chain import Chain, TxRecord
+from .chain import Chain, StoredTx
 from .limits import RequestError, parse_int, parse_json
 from .shapes import b64
 
 COMET_VERSION = "0.38.17"
+NODE_NAME = "gonka-devnet"  # the node's moniker and application name (not the chain id)
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 
@@ -114,7 +115,7 @@ def _node_info(chain: Chain) -> dict:
         "network": chain.chain_id,
         "version": COMET_VERSION,
         "channels": "40202122233038606100",
-        "moniker": "gonka-devnet",
+        "moniker": NODE_NAME,
         "other": {"tx_index": "on", "rpc_address": "tcp://127.0.0.1:26657"},
     }
 
@@ -143,7 +144,7 @@ def status(chain: Chain, p: Params) -> dict:
 
 
 def abci_info(chain: Chain, p: Params) -> dict:
-    return {"response": {"data": "gonka-devnet", "version": __version__, "app_version": "0",
+    return {"response": {"data": NODE_NAME, "version": __version__, "app_version": "0",
                          "last_block_height": str(chain.height), "last_block_app_hash": b64(chain.latest.app_hash)}}
 
 
@@ -175,13 +176,13 @@ def _broadcast(chain: Chain, p: Params) -> dict:
     return {"code": r.code, "data": "", "log": r.log, "codespace": r.codespace, "hash": r.hash}
 
 
-def tx_result_json(rec: TxRecord) -> dict:
+def tx_result_json(rec: StoredTx) -> dict:
     r = rec.result
     return {"code": r["code"], "data": r["data"], "log": r["log"], "info": r["info"], "gas_wanted": r["gas_wanted"],
             "gas_used": r["gas_used"], "events": r["events"], "codespace": r["codespace"]}
 
 
-def _tx_json(rec: TxRecord) -> dict:
+def _tx_json(rec: StoredTx) -> dict:
     return {"hash": rec.hash, "height": str(rec.height), "index": rec.index, "tx_result": tx_result_json(rec),
             "tx": b64(rec.tx_bytes)}
 

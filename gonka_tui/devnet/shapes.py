@@ -14,6 +14,7 @@ from fractions import Fraction
 from google.protobuf import any_pb2
 from google.protobuf.json_format import MessageToDict
 
+from gonka_tui.core.network_constants import BASE_DENOM
 from gonka_tui.core.proto.cosmos.auth.v1beta1 import auth_pb2
 from gonka_tui.core.proto.cosmos.bank.v1beta1 import tx_pb2 as bank_tx_pb2  # noqa: F401 - registers MsgSend
 from gonka_tui.core.proto.cosmos.base.v1beta1 import coin_pb2
@@ -22,17 +23,16 @@ from gonka_tui.core.proto.cosmos.tx.v1beta1 import tx_pb2
 from gonka_tui.core.proto.cosmos.vesting.v1beta1 import vesting_pb2
 from gonka_tui.core.tx import SECP256K1_PUBKEY
 
-from .accounts import Account
-from .chain import TxRecord
+from .accounts import LedgerAccount
+from .chain import StoredTx
 
-DENOM = "ngonka"
 BASE_ACCOUNT = "/cosmos.auth.v1beta1.BaseAccount"
 MODULE_ACCOUNT = "/cosmos.auth.v1beta1.ModuleAccount"
 CONTINUOUS_VESTING = "/cosmos.vesting.v1beta1.ContinuousVestingAccount"
 TX_TYPE = "/cosmos.tx.v1beta1.Tx"
 
 
-def coin_json(amount: int, denom: str = DENOM) -> dict:
+def coin_json(amount: int, denom: str = BASE_DENOM) -> dict:
     return {"denom": denom, "amount": str(amount)}
 
 
@@ -48,7 +48,7 @@ def format_price(price: Fraction) -> str:
 
 # ----- accounts -----
 
-def _base_account_pb(a: Account) -> auth_pb2.BaseAccount:
+def _base_account_pb(a: LedgerAccount) -> auth_pb2.BaseAccount:
     msg = auth_pb2.BaseAccount(address=a.address, account_number=a.number, sequence=a.sequence)
     if a.pubkey:
         msg.pub_key.CopyFrom(any_pb2.Any(type_url=SECP256K1_PUBKEY,
@@ -56,14 +56,14 @@ def _base_account_pb(a: Account) -> auth_pb2.BaseAccount:
     return msg
 
 
-def account_any(a: Account) -> any_pb2.Any:
+def account_any(a: LedgerAccount) -> any_pb2.Any:
     """The account as the auth module's Query/Account returns it (BaseAccount, vesting or module)."""
     base = _base_account_pb(a)
     if a.vesting is not None:
         v = a.vesting
         msg = vesting_pb2.ContinuousVestingAccount(
             base_vesting_account=vesting_pb2.BaseVestingAccount(
-                base_account=base, original_vesting=[coin_pb2.Coin(denom=DENOM, amount=str(v.original))],
+                base_account=base, original_vesting=[coin_pb2.Coin(denom=BASE_DENOM, amount=str(v.original))],
                 end_time=v.end_time),
             start_time=v.start_time)
         return any_pb2.Any(type_url=CONTINUOUS_VESTING, value=msg.SerializeToString())
@@ -73,7 +73,7 @@ def account_any(a: Account) -> any_pb2.Any:
     return any_pb2.Any(type_url=BASE_ACCOUNT, value=base.SerializeToString())
 
 
-def _base_account_json(a: Account) -> dict:
+def _base_account_json(a: LedgerAccount) -> dict:
     return {
         "address": a.address,
         "pub_key": {"@type": SECP256K1_PUBKEY, "key": b64(a.pubkey)} if a.pubkey else None,
@@ -82,7 +82,7 @@ def _base_account_json(a: Account) -> dict:
     }
 
 
-def account_json(a: Account) -> dict:
+def account_json(a: LedgerAccount) -> dict:
     if a.vesting is not None:
         v = a.vesting
         return {
@@ -116,7 +116,7 @@ def rfc3339_seconds(time_ns: int) -> str:
     return datetime.fromtimestamp(time_ns // 1_000_000_000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def tx_response_json(rec: TxRecord, tx: dict | None = None) -> dict:
+def tx_response_json(rec: StoredTx, tx: dict | None = None) -> dict:
     """The SDK's TxResponse for a committed tx."""
     r = rec.result
     tx = tx if tx is not None else tx_json(rec.tx_bytes)

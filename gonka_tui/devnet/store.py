@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from .accounts import Account, Vesting
+from .accounts import LedgerAccount, Vesting
 from .limits import INT64_MAX
 from .search import Condition, condition_sql
 
@@ -34,16 +34,16 @@ CREATE TABLE IF NOT EXISTS tx_events (
 """
 
 
-def _account_row(a: Account) -> tuple:
+def _account_row(a: LedgerAccount) -> tuple:
     v = a.vesting
     return (a.address, a.number, a.sequence, a.pubkey, str(a.balance), str(v.original) if v else None,
             v.start_time if v else None, v.end_time if v else None, a.module)
 
 
-def _account_from_row(row) -> Account:
+def _account_from_row(row) -> LedgerAccount:
     address, number, sequence, pubkey, balance, v_orig, v_start, v_end, module = row
     vesting = Vesting(int(v_orig), int(v_start), int(v_end)) if v_orig is not None else None
-    return Account(address, number, sequence, bytes(pubkey) if pubkey else None, int(balance), vesting, module)
+    return LedgerAccount(address, number, sequence, bytes(pubkey) if pubkey else None, int(balance), vesting, module)
 
 
 class Store:
@@ -65,10 +65,7 @@ class Store:
         with self._lock:
             return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
 
-    def is_fresh(self) -> bool:
-        return "height" not in self.meta()
-
-    def load_accounts(self) -> dict[str, Account]:
+    def load_accounts(self) -> dict[str, LedgerAccount]:
         with self._lock:
             rows = self._db.execute("SELECT address, number, sequence, pubkey, balance, vesting_original, "
                                     "vesting_start, vesting_end, module FROM accounts").fetchall()
@@ -76,7 +73,7 @@ class Store:
 
     # ----- the one write: a block -----
 
-    def commit_block(self, header_row: tuple, txs: list[tuple], events: list[tuple], accounts: list[Account],
+    def commit_block(self, header_row: tuple, txs: list[tuple], events: list[tuple], accounts: list[LedgerAccount],
                      meta: dict[str, str]) -> None:
         """Write a block, its txs and index rows, the changed accounts and the meta in one transaction."""
         with self._lock:
@@ -96,13 +93,6 @@ class Store:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-
-    def save_accounts(self, accounts: list[Account]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [_account_row(a) for a in accounts])
-            self._db.execute("COMMIT")
 
     # ----- reads -----
 

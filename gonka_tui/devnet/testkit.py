@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
 from gonka_tui.core.address import address_from_pubkey
+from gonka_tui.core.network_constants import DEVNET_CHAIN_ID
 from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.proto.cosmos.tx.v1beta1 import tx_pb2
 from gonka_tui.core.tx import (Fee, encode_body, encode_fee, encode_sign_doc, encode_tx_raw, sign_send,
                                signer_info)
 
 T = TypeVar("T")
-CHAIN_ID = "gonka-devnet"
+CHAIN_ID = DEVNET_CHAIN_ID
 
 
 @dataclass(frozen=True)

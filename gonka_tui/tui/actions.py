@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from gonka_tui.tui.registry import SCREENS
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -21,12 +23,12 @@ class ActionSpec:
     palette: bool = True
 
 
+# One per screen of the registry, in its order.
+NAV_ACTIONS = tuple(ActionSpec(s.action_id, s.key, f"goto('{s.mode}')", s.label, s.help) for s in SCREENS)
+
 APP_ACTIONS = (
     ActionSpec("app.help", "f1", "help", "Help", "Show the keys and what this screen does"),
-    ActionSpec("app.wallet", "f2", "goto('wallet')", "Wallet", "Go to the Wallet: accounts and balances"),
-    ActionSpec("app.send", "f3", "goto('send')", "Send", "Go to Send: send GNK to an address or contact"),
-    ActionSpec("app.history", "f4", "goto('history')", "History", "Go to History: the transactions of an account"),
-    ActionSpec("app.contacts", "f6", "goto('contacts')", "Contacts", "Go to the Address book: contacts and recent recipients"),
+    *NAV_ACTIONS,
     ActionSpec("app.lock", "ctrl+l", "lock", "Lock", "Lock the keystore now and cover the screen"),
     ActionSpec("app.quit", "ctrl+q", "quit", "Quit", "Quit gonka", show=False),
 )

@@ -7,86 +7,72 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from textual import events, work
+from textual import events
 from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
-from gonka_tui.config import DEVNET_URL, Config, Home, NetworkProfile, request_deadline, select_network
-from gonka_tui.core import unlock_cache
+from gonka_tui.assets import asset_path
+from gonka_tui.config import Config, Home
+from gonka_tui.core.chain_snapshot import ChainSnapshot
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import Keystore
+from gonka_tui.core.session import ClientFactory, Session
+from gonka_tui.tui import registry
 from gonka_tui.tui.actions import APP_ACTIONS, ActionSpec, bindings
+from gonka_tui.tui.errors import ErrorsAsModals
+from gonka_tui.tui.feeds import ChainFeed
+from gonka_tui.tui.screens.base import NARROW, GonkaScreen
 from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.help import HelpModal
 from gonka_tui.tui.screens.passphrase import LockScreen, NewPassphraseModal, UnlockModal
-from gonka_tui.tui.screens.wallet import WalletScreen
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from gonka_tui.core.accounts import Balances
     from gonka_tui.core.address_book import AddressBook
     from gonka_tui.core.chain_client import ChainClient
 
 IDLE_CHECK_SECONDS = 5.0
-NARROW = 100  # below this width the header says less
-DEVNET_HINT = "; is the local network running? start it with `gonka devnet`"
-
-ClientFactory = Callable[[NetworkProfile], "ChainClient"]
 
 
-# The screens not shown at start are imported when first opened: the first frame stays fast.
-def _send_screen() -> Screen:
-    from gonka_tui.tui.screens.send import SendScreen
-
-    return SendScreen()
-
-
-def _history_screen() -> Screen:
-    from gonka_tui.tui.screens.history import HistoryScreen
-
-    return HistoryScreen()
-
-
-def _contacts_screen() -> Screen:
-    from gonka_tui.tui.screens.contacts import AddressBookScreen
-
-    return AddressBookScreen()
-
-
-class GonkaApp(App):
-    CSS_PATH = "app.tcss"
+class GonkaApp(ErrorsAsModals, App):
+    CSS_PATH = asset_path("app.tcss")
     TITLE = "gonka"
-    MODES = {"wallet": WalletScreen, "send": _send_screen, "history": _history_screen, "contacts": _contacts_screen}
+    MODES = registry.modes()
     DEFAULT_MODE = "wallet"
     BINDINGS = bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
 
-    keys_version: reactive[int] = reactive(0)
+    # The state screens watch. init=False: a watcher runs on a change, never when the value is first read.
+    keys_version: reactive[int] = reactive(0, init=False)
     # Bumped when something on chain changed because of us (a send): balances and history reload.
-    chain_version: reactive[int] = reactive(0)
+    chain_version: reactive[int] = reactive(0, init=False)
     # "connecting", "online" or "offline"; with the latest block height seen.
-    connection: reactive[str] = reactive("connecting")
-    height: reactive[int | None] = reactive(None)
+    connection: reactive[str] = reactive("connecting", init=False)
+    height: reactive[int | None] = reactive(None, init=False)
+    # The chain feed's latest read; `balances` and `balance_errors` hold the last known of each address.
+    chain: reactive[ChainSnapshot | None] = reactive(None, init=False)
 
     def __init__(self, home: Home, config: Config, network: str | None = None, *, node: str | None = None,
                  keystore: Keystore | None = None, clock: Callable[[], float] = time.monotonic,
                  client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False) -> None:
         super().__init__()
-        self.home = home
-        self.config = config
-        self.network = select_network(config, network, node)
-        self._request_deadline = request_deadline(config)  # a bad $GONKA_REQUEST_DEADLINE stops here
-        self.keystore = keystore or Keystore(home.keystore_dir)
+        self.session = Session(home, config, network=network, node=node, keystore=keystore,
+                               client_factory=client_factory)
+        _ = self.session.network, self.session.deadline  # a bad network or $GONKA_REQUEST_DEADLINE stops here
         self.clock = clock
         self.last_activity = clock()
         self._exit_after_first_frame = exit_after_first_frame
-        self._client_factory = client_factory
-        self._client: ChainClient | None = None
         self._offline_reported = False  # one offline modal until the node answers again
         self._offline_modal: ErrorModal | None = None
         # The account chosen on the Wallet screen: Send and History start from it.
         self.current_account: str | None = None
         self.balances: dict[str, Balances] = {}  # address -> last balances read
+        self.balance_errors: dict[str, str] = {}  # address -> why its last read failed
+        self.chain_feed = ChainFeed(self.network.refresh_seconds, self._feed_client,
+                                    lambda: [r.address for r in self.keystore.list()])
 
     # ----- start-up -----
 
@@ -95,26 +81,25 @@ class GonkaApp(App):
             self.theme = self.config.theme
         if self.config.keys:
             self.set_keymap(self.config.keys)
-        self._try_remembered_unlock()
+        if self.session.try_remembered_unlock():
+            self._show_keystore_notes()
         self.update_status()
         self._greet_demo()
         self.set_interval(IDLE_CHECK_SECONDS, self.check_auto_lock)
         if self._exit_after_first_frame:
             self.call_after_refresh(self.exit)
             return
-        self.call_after_refresh(self.poll_chain)  # the first frame does not wait for the network
-        self.set_interval(self.network.refresh_seconds, self.poll_chain)
+        self.chain_feed.start(self)  # the first frame does not wait for the network
 
     async def on_unmount(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        self.chain_feed.stop()
+        await self.session.aclose()
 
-    def _try_remembered_unlock(self) -> None:
-        store_id = self.keystore.store_id()
-        if self.config.remember_unlock and store_id:
-            key = unlock_cache.recall(store_id)
-            if key and self.keystore.unlock_with_key(key):
-                self._show_keystore_notes()
+    # What the screens use, all held by the session.
+    home = property(lambda self: self.session.home)
+    config = property(lambda self: self.session.config)
+    network = property(lambda self: self.session.network)
+    keystore = property(lambda self: self.session.keystore)
 
     def _greet_demo(self) -> None:
         # scripts/run's demo home keeps its generated passphrase beside the keystore.
@@ -144,29 +129,14 @@ class GonkaApp(App):
     @property
     def client(self) -> "ChainClient":
         """The one node client of the app, made on first use and closed on exit."""
-        if self._client is None:
-            if self._client_factory is not None:
-                self._client = self._client_factory(self.network)
-            else:
-                from gonka_tui.core.chain_client import ChainClient
-
-                hint = DEVNET_HINT if DEVNET_URL in self.network.nodes else ""
-                self._client = ChainClient(self.network.nodes, self.network.chain_id, unreachable_hint=hint,
-                                           deadline=self._request_deadline)
-        return self._client
+        return self.session.client
 
     def client_now(self) -> "ChainClient":
-        """The client for a request the user asked for: ask the node now, whatever its back-off, and
-        not the short read cache."""
-        self.client.retry_now()
-        self.client.invalidate()
-        return self.client
+        return self.session.client_now()
 
     @property
     def address_book(self) -> "AddressBook":
-        from gonka_tui.core.address_book import AddressBook
-
-        return AddressBook(self.home.address_book_file)
+        return self.session.address_book
 
     def watch_connection(self) -> None:
         self.update_status()
@@ -183,22 +153,46 @@ class GonkaApp(App):
     def note_offline(self) -> None:
         self.connection = "offline"
 
-    @work(group="chain-status", exclusive=True, exit_on_error=False)
-    async def poll_chain(self) -> None:
-        """The header's connection state and height (errors only change the state, never a modal)."""
-        self.client.retry_now()
-        try:
-            status = await self.client.status()
-        except GonkaError:
-            self.note_offline()
-        else:
-            self.note_online(status.height)
+    # ----- the chain feed -----
+
+    def _feed_client(self, user_initiated: bool) -> "ChainClient":
+        if user_initiated:
+            return self.client_now()
+        self.client.retry_now()  # each read asks the node again, whatever its back-off
+        return self.client
+
+    def poll_chain(self) -> "Worker | None":
+        """Read the chain now: the header's height and the accounts' balances."""
+        return self.chain_feed.refresh()
+
+    def watch_chain_version(self) -> None:
+        self.chain_feed.refresh()
+
+    def on_chain_feed_updated(self, message: ChainFeed.Updated) -> None:
+        snapshot = message.snapshot
+        with self.batch_update():
+            for address in snapshot.balances:
+                self.balance_errors.pop(address, None)
+            self.balances.update(snapshot.balances)
+            self.balance_errors.update(snapshot.errors)
+            self.note_online(snapshot.height)
+            self.chain = snapshot
+
+    def on_chain_feed_disconnected(self, message: ChainFeed.Disconnected) -> None:
+        """Offline. The modal comes only for balances the user looks at (or asked for), never for
+        the header alone."""
+        self.note_offline()
+        screen = self.screen
+        watching = isinstance(screen, GonkaScreen) and ChainFeed.NAME in screen.FEEDS
+        if (message.user_initiated or watching) and self.keystore.list():
+            self.network_error(message.error, lambda: self.chain_feed.refresh(user_initiated=True),
+                               user_initiated=message.user_initiated)
 
     def network_error(self, error: BaseException, retry: Callable[[], object] | None = None, *,
                       user_initiated: bool = False) -> None:
         """A read from the node failed. One modal (with Retry) while the node stays unreachable: more
         failures of automatic refreshes say nothing; a refresh the user asked for shows it again."""
-        from gonka_tui.core.chain_client import NodeUnreachable
+        from gonka_tui.core.errors import NodeUnreachable
 
         if not isinstance(error, NodeUnreachable):
             self.show_error(error, retry)
@@ -213,7 +207,7 @@ class GonkaApp(App):
             if again and retry:
                 self.call_after_refresh(retry)  # once this modal is gone: a failing retry shows a new one
 
-        hint = "" if "gonka devnet" in str(error) else (
+        hint = "" if error.hint else (
             "\n\nIs the node running and the address right? It comes from --node, GONKA_NODE or the network in "
             "config.toml; `gonka devnet` runs a local one.")
         self._offline_modal = ErrorModal(
@@ -230,28 +224,23 @@ class GonkaApp(App):
         if self.current_mode != mode:
             self.switch_mode(mode)
 
-    async def open_send(self, from_name: str | None = None, to: str | None = None) -> None:
-        """The Send screen, with the sender and/or recipient filled in."""
+    async def open_screen(self, mode: str, from_name: str | None = None, to: str | None = None) -> None:
+        """A screen of the registry, opened for an account (and a recipient): see GonkaScreen.prefill."""
         if isinstance(self.screen, LockScreen):
             return
         if from_name:
             self.current_account = from_name
-        if self.current_mode != "send":
-            await self.switch_mode("send")
-        prefill = getattr(self.screen, "prefill", None)
-        if prefill is not None:
-            prefill(from_name=from_name, to=to)
+        if self.current_mode != mode:
+            await self.switch_mode(mode)
+        if isinstance(self.screen, GonkaScreen):
+            self.screen.prefill(from_name=from_name, to=to)
+
+    async def open_send(self, from_name: str | None = None, to: str | None = None) -> None:
+        """The Send screen, with the sender and/or recipient filled in."""
+        await self.open_screen("send", from_name, to)
 
     async def open_history(self, name: str | None = None) -> None:
-        if isinstance(self.screen, LockScreen):
-            return
-        if name:
-            self.current_account = name
-        if self.current_mode != "history":
-            await self.switch_mode("history")
-        choose = getattr(self.screen, "choose", None)
-        if choose is not None and name:
-            choose(name)
+        await self.open_screen("history", name)
 
     # ----- activity and auto-lock -----
 
@@ -272,7 +261,7 @@ class GonkaApp(App):
         self.keystore.lock()
         self.update_status()
         if not isinstance(self.screen, LockScreen):
-            self.push_screen(LockScreen(self.keystore), lambda _: self._unlocked())
+            self.push_screen(LockScreen(self.session), lambda _: self._unlocked())
 
     def _unlocked(self) -> None:
         self.last_activity = self.clock()
@@ -294,8 +283,8 @@ class GonkaApp(App):
             if passphrase is None:
                 return False
             # create_or_unlock: if another process just gave it a passphrase, this must be that one
-            await asyncio.to_thread(ks.create_or_unlock, passphrase)
-        elif not await self.push_screen_wait(UnlockModal(ks, reason)):
+            await asyncio.to_thread(self.session.create_or_unlock, passphrase)
+        elif not await self.push_screen_wait(UnlockModal(self.session, reason)):
             return False
         self._unlocked()
         return True
@@ -304,6 +293,7 @@ class GonkaApp(App):
 
     def keys_changed(self, message: str | None = None) -> None:
         self.keys_version += 1
+        self.chain_feed.refresh()  # the balances of the accounts as they are now
         if message:
             self.notify(message)
 
@@ -311,12 +301,12 @@ class GonkaApp(App):
         return self.config.keys.get(spec.id, spec.key)
 
     def _screen_actions(self, screen: Screen) -> tuple[ActionSpec, ...]:
-        return tuple(getattr(screen, "ACTIONS", ()))
+        return screen.ACTIONS if isinstance(screen, GonkaScreen) else ()
 
     def action_help(self) -> None:
         screen = self.screen
         rows = [(self.key_for(s), s) for s in (*self._screen_actions(screen), *APP_ACTIONS)]
-        about = getattr(screen, "HELP", "") or "gonka: wallet, miner and inference for the Gonka network."
+        about = (screen.HELP if isinstance(screen, GonkaScreen) else "") or "gonka: wallet, miner and inference for the Gonka network."
         self.push_screen(HelpModal(type(screen).__name__.removesuffix("Screen"), about, rows))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -16,8 +16,8 @@ from textual.widgets import Button, Input, Label, Static
 from gonka_tui.core.address import normalize_address
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keys import key_from_private, parse_private_key_hex
-from gonka_tui.tui.screens.create import name_problem
-from gonka_tui.tui.screens.errors import ErrorsAsModals
+from gonka_tui.tui.errors import ErrorsAsModals
+from gonka_tui.tui.widgets.name_field import name_problem
 
 
 @dataclass(frozen=True)

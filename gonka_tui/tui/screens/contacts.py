@@ -7,22 +7,17 @@ import time
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from gonka_tui.core.address import normalize_address, short_address
 from gonka_tui.core.address_book import lookalikes
 from gonka_tui.core.errors import GonkaError, InputError
 from gonka_tui.core.keystore import validate_name
-from gonka_tui.tui.actions import CONTACTS_ACTIONS, bindings
-from gonka_tui.tui.recipient import known_addresses
-from gonka_tui.tui.screens.dialogs import ConfirmModal
-from gonka_tui.tui.screens.errors import ErrorsAsModals
-from gonka_tui.tui.widgets.nav import NavBar
+from gonka_tui.tui.actions import CONTACTS_ACTIONS
+from gonka_tui.tui.screens.base import GonkaScreen
+from gonka_tui.tui.screens.dialogs import ConfirmModal, FormModal
 
-WIDE = 110
 MAX_NOTE = 80
 
 NO_CONTACTS = ("[dim]No contacts yet. Press [b]a[/b] to add one (name, address, note); "
@@ -30,20 +25,14 @@ NO_CONTACTS = ("[dim]No contacts yet. Press [b]a[/b] to add one (name, address, 
 NO_RECENT = "[dim]Addresses you send to appear here; [b]n[/b] saves one as a contact.[/dim]"
 
 
-class AddressBookScreen(ErrorsAsModals, Screen):
+class AddressBookScreen(GonkaScreen):
+    MODE = "contacts"
     ACTIONS = CONTACTS_ACTIONS
-    BINDINGS = bindings(CONTACTS_ACTIONS)
     HELP = ("Contacts you named, and the addresses you sent to before. Send checks every recipient "
             "against both: an address that resembles one of them but differs is flagged as a "
             "possible address-poisoning look-alike. s or Enter sends to the selected row.")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._wide: bool | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield NavBar("contacts")
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="contacts-body"):
             yield Label("Contacts", classes="section-title")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="contacts")
@@ -52,7 +41,6 @@ class AddressBookScreen(ErrorsAsModals, Screen):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="recent")
             yield Static(NO_RECENT, id="no-recent")
             yield Static("", id="book-problem", classes="problem", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
         self.watch(self.app, "chain_version", self.refresh_book, init=False)
@@ -60,15 +48,14 @@ class AddressBookScreen(ErrorsAsModals, Screen):
         self.refresh_book()
 
     def on_screen_resume(self) -> None:
-        if self._wide is not None:
+        if self.laid_out:
             self.refresh_book()
 
-    def on_resize(self) -> None:
-        if (self.size.width >= WIDE) != self._wide:
-            self.refresh_book()
+    def on_width_class_changed(self, wide: bool) -> None:
+        self.refresh_book()
 
     def refresh_book(self) -> None:
-        self._wide = wide = self.size.width >= WIDE
+        wide = self.wide_layout()
         book = self.app.address_book
         problem = self.query_one("#book-problem", Static)
         try:
@@ -172,10 +159,8 @@ class AddressBookScreen(ErrorsAsModals, Screen):
         self.app.notify(f"Deleted '{contact.name}'")
 
 
-class AddContactModal(ModalScreen[tuple[str, str, str] | None]):
+class AddContactModal(FormModal[tuple[str, str, str]]):
     """Name, address and note, each checked as you type; a look-alike of a known address is flagged."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, address: str = "") -> None:
         super().__init__()
@@ -203,7 +188,7 @@ class AddContactModal(ModalScreen[tuple[str, str, str] | None]):
         return (self.query_one("#name", Input).value.strip(), self.query_one("#address", Input).value.strip(),
                 self.query_one("#note", Input).value.strip())
 
-    def _problem(self) -> str | None:
+    def problem(self) -> str | None:
         name, address, _ = self._values()
         book = self.app.address_book
         try:
@@ -221,7 +206,7 @@ class AddContactModal(ModalScreen[tuple[str, str, str] | None]):
     def _warning(self) -> str:
         try:
             address = normalize_address(self._values()[1])
-            hits = lookalikes(address, known_addresses(self.app.keystore.list(), self.app.address_book))
+            hits = lookalikes(address, [(k.label, k.address) for k in self.app.session.recipients().known()])
         except GonkaError:
             return ""
         if not hits:
@@ -231,29 +216,16 @@ class AddContactModal(ModalScreen[tuple[str, str, str] | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         name, address, _ = self._values()
-        problem = self._problem() if (name or address) else None
+        problem = self.problem() if (name or address) else None
         self.query_one("#problem", Static).update(problem or self._warning())
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         order = ["name", "address", "note"]
         if event.input.id == "note":
-            self._save()
+            self.submit()
         else:
             self.query_one(f"#{order[order.index(event.input.id) + 1]}", Input).focus()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "save":
-            self._save()
-        else:
-            self.dismiss(None)
-
-    def _save(self) -> None:
-        problem = self._problem()
-        if problem:
-            self.query_one("#problem", Static).update(problem)
-            return
+    def result(self) -> tuple[str, str, str]:
         name, address, note = self._values()
-        self.dismiss((name, normalize_address(address), note))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        return name, normalize_address(address), note

@@ -6,25 +6,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static
 
 from gonka_tui.core.backup_quiz import BackupQuiz, QuizState
-from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keys import generate_mnemonic
+from gonka_tui.tui.screens.base import GonkaScreen
 from gonka_tui.tui.screens.dialogs import ConfirmModal
-from gonka_tui.tui.screens.errors import ErrorsAsModals
+from gonka_tui.tui.widgets.name_field import ChecksName, name_field
 
 
-def name_problem(app, name: str) -> str | None:
-    try:
-        app.keystore.ensure_name_free(name.strip())
-    except GonkaError as exc:
-        return str(exc)
-    return None
-
-
-class CreateWizard(ErrorsAsModals, Screen[str | None]):
+class CreateWizard(ChecksName, GonkaScreen[str | None]):
     """Dismisses with the new key's name, or None when cancelled or the quiz failed."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -37,14 +28,11 @@ class CreateWizard(ErrorsAsModals, Screen[str | None]):
         self.mnemonic: str | None = None
         self.quiz: BackupQuiz | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with ContentSwitcher(initial="step-name", id="steps"):
             with Vertical(id="step-name", classes="step"):
                 yield Label("Create a wallet · 1/3 · name", classes="step-title")
-                yield Label("Name of the account (letters, digits, . _ -)")
-                yield Input(placeholder="e.g. main", id="name")
-                yield Static("", id="name-problem", classes="problem", markup=False)
+                yield from name_field("Name of the account (letters, digits, . _ -)")
                 yield Label("Length of the recovery phrase")
                 with RadioSet(id="words"):
                     yield RadioButton("24 words (recommended)", value=True, id="w24")
@@ -76,22 +64,14 @@ class CreateWizard(ErrorsAsModals, Screen[str | None]):
                              "it down before you continue.", classes="warning")
                 with Horizontal(classes="buttons"):
                     yield Button("Close", id="close-failed", variant="primary")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
 
-    @on(Input.Changed, "#name")
-    def _name_changed(self, event: Input.Changed) -> None:
-        self.query_one("#name-problem", Static).update((name_problem(self.app, event.value) or "") if event.value else "")
-
     @on(Input.Submitted, "#name")
     @on(Button.Pressed, "#to-phrase")
     async def _to_phrase(self) -> None:
-        name = self.query_one("#name", Input).value.strip()
-        problem = name_problem(self.app, name)
-        if problem:
-            self.query_one("#name-problem", Static).update(problem)
+        if self.checked_name() is None:
             return
         words = 12 if self.query_one("#w12", RadioButton).value else 24
         self.mnemonic = generate_mnemonic(words)

@@ -1,8 +1,8 @@
-"""Small modal dialogs: confirm, error (with retry), text prompt."""
+"""Small modal dialogs: confirm, error (with retry), a form, a text prompt."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, TypeVar
 
 from rich.console import RenderableType
 from textual.app import ComposeResult
@@ -68,10 +68,40 @@ class ErrorModal(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class PromptModal(ModalScreen[str | None]):
-    """One line of text, checked by `validate` (returns an error message or None)."""
+FormResult = TypeVar("FormResult")
+
+
+class FormModal(ModalScreen[FormResult | None]):
+    """Fields checked by `problem()` (an error message or None) into the #problem line; OK or Save
+    dismisses with `result()` once there is none, Cancel or Esc with None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def problem(self) -> str | None:
+        return None
+
+    def result(self) -> FormResult:
+        raise NotImplementedError
+
+    def submit(self) -> None:
+        problem = self.problem()
+        if problem:
+            self.query_one("#problem", Static).update(problem)
+            return
+        self.dismiss(self.result())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in ("ok", "save"):
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PromptModal(FormModal[str]):
+    """One line of text, checked by `validate` (returns an error message or None)."""
 
     def __init__(self, title: str, label: str, value: str = "",
                  validate: Callable[[str], str | None] | None = None, password: bool = False) -> None:
@@ -88,31 +118,18 @@ class PromptModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("OK", id="ok", variant="primary")
 
-    def _problem(self) -> str | None:
+    def problem(self) -> str | None:
         value = self.query_one("#value", Input).value
         return self._validate(value) if self._validate else None
 
+    def result(self) -> str:
+        return self.query_one("#value", Input).value
+
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#problem", Static).update(self._problem() or "")
+        self.query_one("#problem", Static).update(self.problem() or "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def _submit(self) -> None:
-        problem = self._problem()
-        if problem:
-            self.query_one("#problem", Static).update(problem)
-            return
-        self.dismiss(self.query_one("#value", Input).value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.submit()
 
 
 class CopyDialog(ModalScreen[None]):

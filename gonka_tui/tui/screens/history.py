@@ -8,22 +8,22 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, Select, Static
+from textual.message import Message
+from textual.widgets import DataTable, Label, Select, Static
 
 from gonka_tui.core.address import short_address
 from gonka_tui.core.errors import GonkaError
+from gonka_tui.core.account_list import AccountPick
 from gonka_tui.core.keystore import KeyRecord
+from gonka_tui.core.recipients import Recipients
 from gonka_tui.core.txrecords import TxRecord
 from gonka_tui.core.units import format_gnk
-from gonka_tui.tui.actions import HISTORY_ACTIONS, bindings
+from gonka_tui.tui.actions import HISTORY_ACTIONS
+from gonka_tui.tui.screens.base import GonkaScreen
 from gonka_tui.tui.screens.dialogs import CopyDialog
-from gonka_tui.tui.screens.errors import ErrorsAsModals
 from gonka_tui.tui.screens.send_dialogs import summary_table
-from gonka_tui.tui.widgets.nav import NavBar
 
 PAGE = 20
-WIDE = 110
 
 NO_ACCOUNTS = """[b]No accounts yet.[/b]
 
@@ -43,26 +43,6 @@ def signed_gnk(ngonka: int) -> str:
     return ("+" if ngonka > 0 else "") + format_gnk(ngonka, denom=False)
 
 
-class Labels:
-    """Names for addresses: your accounts, then contacts."""
-
-    def __init__(self, app) -> None:
-        self.names: dict[str, str] = {}
-        try:
-            for c in app.address_book.contacts():
-                self.names[c.address] = c.name
-        except GonkaError:
-            pass
-        for r in app.keystore.list():
-            self.names[r.address] = r.name
-
-    def name(self, address: str) -> str | None:
-        return self.names.get(address)
-
-    def short(self, address: str, keep: int = 6) -> str:
-        return self.names.get(address) or short_address(address, keep)
-
-
 def counterpart(record: TxRecord, address: str) -> str | None:
     for t in record.transfers:
         if t.sender == address and t.recipient != address:
@@ -72,9 +52,16 @@ def counterpart(record: TxRecord, address: str) -> str | None:
     return None
 
 
-class HistoryScreen(ErrorsAsModals, Screen):
+class HistoryScreen(GonkaScreen):
+    MODE = "history"
     ACTIONS = HISTORY_ACTIONS
-    BINDINGS = bindings(HISTORY_ACTIONS)
+
+    class PageLoaded(Message):
+        """What a load read: `records` of `address` from `page` on; `pages` are now shown."""
+
+        def __init__(self, address: str, page: int, pages: int, records: tuple[TxRecord, ...], more: bool) -> None:
+            super().__init__()
+            self.address, self.page, self.pages, self.records, self.more = address, page, pages, records, more
     HELP = ("The transactions of one account, newest first, as the node reports them: amounts are the "
             "change of the account's balance (a send counts its fee too). m loads older ones, Enter "
             "shows one in full, c copies its hash. Times are UTC.")
@@ -86,14 +73,11 @@ class HistoryScreen(ErrorsAsModals, Screen):
         self.more = False
         self.address: str | None = None
         self.state = "idle"  # idle, loading, loaded, offline, error
-        self._wallet_pick: str | None = None
-        self._wide: bool | None = None
-        self._labels: Labels | None = None
+        self._pick = AccountPick()
+        self._labels: Recipients | None = None
         self._options: list[tuple[str, str]] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield NavBar("history")
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="history-body"):
             yield Static(NO_ACCOUNTS, id="history-empty-accounts", classes="empty")
             with Horizontal(id="history-top", classes="field"):
@@ -103,7 +87,6 @@ class HistoryScreen(ErrorsAsModals, Screen):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="txs")
             yield Static("", id="history-state", classes="empty")
             yield Static("", id="history-more", classes="muted")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.watch(self.app, "keys_version", self._load_accounts, init=False)
@@ -111,42 +94,32 @@ class HistoryScreen(ErrorsAsModals, Screen):
         self._load_accounts()
 
     def on_screen_resume(self) -> None:
-        if self._wide is not None:
+        if self.laid_out:
             self._load_accounts()
             self.load()
 
-    def on_resize(self) -> None:
-        wide = self.size.width >= WIDE
-        if wide != self._wide:
-            self._wide = wide
-            self._fill_table()
+    def on_width_class_changed(self, wide: bool) -> None:
+        self._fill_table()
 
     # ----- the account -----
 
     def _load_accounts(self) -> None:
-        records = self.app.keystore.list()
+        accounts = self.app.session.accounts()
+        records = accounts.records
         select = self.query_one("#account", Select)
         current = select.value if select.value is not Select.BLANK else None
-        options = [(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in records]
+        options = accounts.options
         if options != self._options:  # set_options empties the selection: only when they changed
             self._options = options
             select.set_options(options)
             if current is not None and current in [name for _, name in options]:
                 select.value = current
-        names = [r.name for r in records]
         self.query_one("#history-empty-accounts").display = not records
         for widget in ("#history-top", "#txs", "#history-state", "#history-more"):
             self.query_one(widget).display = bool(records)
         if not records:
             return
-        pick = self.app.current_account
-        choice = None
-        if pick != self._wallet_pick:
-            self._wallet_pick = pick
-            choice = pick if pick in names else None
-        if choice is None:
-            choice = current if current in names else (self.app.config.default_key
-                                                         if self.app.config.default_key in names else names[0])
+        choice = self._pick.choose(accounts.names, current, self.app.current_account, self.app.config.default_key)
         if choice != current:
             select.value = choice  # Select.Changed loads it
 
@@ -159,8 +132,12 @@ class HistoryScreen(ErrorsAsModals, Screen):
         except GonkaError:
             return None
 
+    def prefill(self, from_name: str | None = None, to: str | None = None) -> None:
+        if from_name:
+            self.choose(from_name)
+
     def choose(self, name: str) -> None:
-        self._wallet_pick = name
+        self._pick.wallet_pick = name
         select = self.query_one("#account", Select)
         if select.value == name:
             self.load()
@@ -184,7 +161,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
 
     @work(group="history", exclusive=True, exit_on_error=False)
     async def load(self, page: int = 1, user_initiated: bool = False) -> None:
-        from gonka_tui.core.chain_client import NodeUnreachable
+        from gonka_tui.core.errors import NodeUnreachable
 
         rec = self.account()
         if rec is None:
@@ -209,15 +186,19 @@ class HistoryScreen(ErrorsAsModals, Screen):
             self.state = "error"
             self._show_state(rec)
             raise
-        if self.account() is None or self.account().address != address:
+        self.post_message(self.PageLoaded(address, page, pages if page == 1 else page, tuple(records), more))
+
+    def on_history_screen_page_loaded(self, loaded: PageLoaded) -> None:
+        rec = self.account()
+        if rec is None or rec.address != loaded.address:  # another account was chosen meanwhile
             return
         self.app.note_online()
-        if page == 1:
-            self.records = records
+        if loaded.page == 1:
+            self.records = list(loaded.records)
         else:
             seen = {r.hash for r in self.records}
-            self.records += [r for r in records if r.hash not in seen]
-        self.address, self.page, self.more, self.state = address, pages if page == 1 else page, more, "loaded"
+            self.records += [r for r in loaded.records if r.hash not in seen]
+        self.address, self.page, self.more, self.state = loaded.address, loaded.pages, loaded.more, "loaded"
         self._fill_table()
         self._show_state(rec)
         select = self.query_one("#account", Select)
@@ -252,8 +233,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
         self.query_one("#txs").display = bool(n)
 
     def _fill_table(self) -> None:
-        self._wide = self.size.width >= WIDE
-        wide = self._wide
+        wide = self.wide_layout()
         table = self.query_one("#txs", DataTable)
         cursor = table.cursor_row if table.row_count else 0
         selected = self.selected()
@@ -266,7 +246,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
         table.add_column("Status", key="status")
         if wide:
             table.add_column("Memo", key="memo")
-        labels = self._labels = Labels(self.app)
+        labels = self._labels = self.app.session.recipients(damaged_book_ok=True)
         address = self.address or ""
         for r in self.records:
             direction = r.direction(address)
@@ -275,7 +255,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
                      "self": Text("self", style="dim")}.get(direction, Text(direction, style="dim"))
             other = counterpart(r, address)
             who = "yourself" if direction == "self" else (
-                (labels.name(other) or (other if wide else short_address(other, 6))) if other else
+                (labels.name_for(other) or (other if wide else short_address(other, 6))) if other else
                 (", ".join(m.rsplit(".", 1)[-1] for m in r.other_messages) or "—"))
             status = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
             row = [Text(f"{r.height:,}", justify="right"), tx_time(r, wide), arrow,
@@ -304,7 +284,7 @@ class HistoryScreen(ErrorsAsModals, Screen):
     def action_detail(self) -> None:
         record = self.selected()
         if record is not None and self.address:
-            self.app.push_screen(TxDetailModal(record, self.address, self._labels or Labels(self.app)))
+            self.app.push_screen(TxDetailModal(record, self.address, self._labels or self.app.session.recipients(damaged_book_ok=True)))
 
     def action_copy(self) -> None:
         record = self.selected()
@@ -318,21 +298,21 @@ class TxDetailModal(CopyDialog):
     copied_message = "Hash copied to the clipboard."
     copy_label = "Copy hash (c)"
 
-    def __init__(self, record: TxRecord, address: str, labels: Labels) -> None:
+    def __init__(self, record: TxRecord, address: str, labels: Recipients) -> None:
         super().__init__()
         self.record, self.address, self.labels = record, address, labels
         self.copy_text = record.hash
 
     def compose(self) -> ComposeResult:
         r = self.record
-        named = lambda a: a + (f" ({self.labels.name(a)})" if self.labels.name(a) else "")  # noqa: E731
+        named = lambda a: a + (f" ({self.labels.name_for(a)})" if self.labels.name_for(a) else "")  # noqa: E731
         status = Text("ok", style="bold green") if r.ok else Text.assemble(
             (f"failed (code {r.code}{', ' + r.codespace if r.codespace else ''})", "bold red"), "\n", r.raw_log)
         rows: list[tuple[str, str | Text]] = [
             ("Hash", Text(r.hash, style="bold")), ("Height", f"{r.height:,}"), ("Time", f"{tx_time(r)} UTC"),
             ("Status", status),
             ("Change", Text(f"{signed_gnk(r.net_amount(self.address))} GNK for "
-                            f"{self.labels.name(self.address) or short_address(self.address)}")),
+                            f"{self.labels.name_for(self.address) or short_address(self.address)}")),
             ("Fee", f"{format_gnk(r.fee)} ({r.fee:,} ngonka)"),
             ("Gas", f"{r.gas_used:,} used of {r.gas_wanted:,} wanted"),
             ("Memo", Text(r.memo or "—")),

@@ -12,15 +12,17 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gonka_tui.core import unlock_cache
 from gonka_tui.core.errors import InputError, WrongPassphrase
-from gonka_tui.core.keystore import Keystore, validate_new_passphrase
+from gonka_tui.core.keystore import validate_new_passphrase
+from gonka_tui.core.session import Session
+from gonka_tui.tui.screens.dialogs import FormModal
 
 
 class _UnlockForm(Vertical):
     """The passphrase field shared by the unlock modal and the lock screen."""
 
-    def __init__(self, keystore: Keystore, title: str, reason: str, cancel: bool) -> None:
+    def __init__(self, session: Session, title: str, reason: str, cancel: bool) -> None:
         super().__init__(classes="dialog")
-        self.keystore, self._title, self._reason, self._cancel = keystore, title, reason, cancel
+        self.session, self._title, self._reason, self._cancel = session, title, reason, cancel
 
     def compose(self) -> ComposeResult:
         yield Label(self._title, classes="dialog-title")
@@ -41,8 +43,10 @@ class _UnlockForm(Vertical):
         field = self.query_one("#passphrase", Input)
         problem = self.query_one("#problem", Static)
         problem.update("checking…")
+        remember = self.query("#remember")
         try:
-            await asyncio.to_thread(self.keystore.unlock, field.value)
+            await asyncio.to_thread(self.session.unlock, field.value,
+                                    remember=bool(remember) and remember.first(Checkbox).value)
         except WrongPassphrase:
             problem.update("Wrong passphrase. Try again.")
             field.value = ""
@@ -50,23 +54,12 @@ class _UnlockForm(Vertical):
         except Exception as exc:  # a damaged keystore: say so, stay on the form
             problem.update(str(exc))
             return False
-        remember = self.query("#remember")
-        if remember and remember.first(Checkbox).value:
-            store_id, key = self.keystore.store_id(), self.keystore.master_key()
-            if store_id and key:
-                unlock_cache.remember(store_id, key)
         return True
 
 
-class UnlockModal(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, keystore: Keystore, reason: str = "Enter the keystore passphrase.") -> None:
-        super().__init__()
-        self._form = _UnlockForm(keystore, "Unlock keystore", reason, cancel=True)
-
-    def compose(self) -> ComposeResult:
-        yield self._form
+class _SubmitsUnlockForm:
+    """Enter or a button tries the passphrase of the screen's `_form`; the screen closes once it opens
+    the keystore (Cancel, where the form has it, closes it with False)."""
 
     async def _try(self) -> None:
         if await self._form.attempt():
@@ -76,44 +69,43 @@ class UnlockModal(ModalScreen[bool]):
         await self._try()
 
     async def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "unlock":
-            await self._try()
-        else:
+        if event.button.id == "cancel":
             self.dismiss(False)
+        else:
+            await self._try()
+
+
+class UnlockModal(_SubmitsUnlockForm, ModalScreen[bool]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, session: Session, reason: str = "Enter the keystore passphrase.") -> None:
+        super().__init__()
+        self._form = _UnlockForm(session, "Unlock keystore", reason, cancel=True)
+
+    def compose(self) -> ComposeResult:
+        yield self._form
 
     def action_cancel(self) -> None:
         self.dismiss(False)
 
 
-class LockScreen(Screen[bool]):
+class LockScreen(_SubmitsUnlockForm, Screen[bool]):
     """Covers everything until the passphrase is given; only quitting is possible otherwise."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
-    def __init__(self, keystore: Keystore) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self._form = _UnlockForm(keystore, "gonka is locked",
+        self._form = _UnlockForm(session, "gonka is locked",
                                  "The keystore was locked. Enter the passphrase to continue.", cancel=False)
 
     def compose(self) -> ComposeResult:
         with Center(id="lock-center"):
             yield self._form
 
-    async def _try(self) -> None:
-        if await self._form.attempt():
-            self.dismiss(True)
 
-    async def on_input_submitted(self, event: Input.Submitted) -> None:
-        await self._try()
-
-    async def on_button_pressed(self, event: Button.Pressed) -> None:
-        await self._try()
-
-
-class NewPassphraseModal(ModalScreen[str | None]):
+class NewPassphraseModal(FormModal[str]):
     """Choose the keystore's one passphrase (first key with a secret)."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -127,7 +119,7 @@ class NewPassphraseModal(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Set passphrase", id="ok", variant="primary")
 
-    def _problem(self) -> str | None:
+    def problem(self) -> str | None:
         first = self.query_one("#first", Input).value
         second = self.query_one("#second", Input).value
         try:
@@ -138,24 +130,11 @@ class NewPassphraseModal(ModalScreen[str | None]):
             return "The two passphrases differ."
         return None
 
-    def _submit(self) -> None:
-        problem = self._problem()
-        if problem:
-            self.query_one("#problem", Static).update(problem)
-            return
-        self.dismiss(self.query_one("#first", Input).value)
+    def result(self) -> str:
+        return self.query_one("#first", Input).value
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "first":
             self.query_one("#second", Input).focus()
         else:
-            self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            self.submit()

@@ -13,13 +13,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.suggester import Suggester
-from textual.widgets import Button, ContentSwitcher, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static
 
 from gonka_tui.core.keys import COIN_TYPES, DerivedKey, HDPath, candidate_addresses, check_mnemonic, complete_word
-from gonka_tui.tui.screens.create import name_problem
-from gonka_tui.tui.screens.errors import ErrorsAsModals
+from gonka_tui.tui.screens.base import GonkaScreen
+from gonka_tui.tui.widgets.name_field import ChecksName, name_field
 
 
 class WordSuggester(Suggester):
@@ -38,7 +37,7 @@ class WordSuggester(Suggester):
         return f"{head} {matches[0]}".lstrip() if head else matches[0]
 
 
-class RecoverWizard(ErrorsAsModals, Screen[str | None]):
+class RecoverWizard(ChecksName, GonkaScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     HELP = ("Recovers a wallet from its 12 or 24 words. Words complete as you type (Tab or → "
             "accepts); a wrong word or checksum is pointed out. Then pick the address your old "
@@ -48,14 +47,11 @@ class RecoverWizard(ErrorsAsModals, Screen[str | None]):
         super().__init__()
         self.candidates: list[DerivedKey] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
+    def compose_body(self) -> ComposeResult:
         with ContentSwitcher(initial="step-phrase", id="steps"):
             with Vertical(id="step-phrase", classes="step"):
                 yield Label("Recover a wallet · 1/2 · recovery phrase", classes="step-title")
-                yield Label("Name of the account")
-                yield Input(placeholder="e.g. main", id="name")
-                yield Static("", id="name-problem", classes="problem", markup=False)
+                yield from name_field("Name of the account")
                 yield Label("Recovery phrase (words separated by spaces)")
                 yield Input(placeholder="word1 word2 …", id="phrase", suggester=WordSuggester())
                 yield Static("Type the words in order.", id="phrase-status", classes="muted")
@@ -70,14 +66,9 @@ class RecoverWizard(ErrorsAsModals, Screen[str | None]):
                 with Horizontal(classes="buttons"):
                     yield Button("Back", id="back")
                     yield Button("Recover", id="save", variant="primary")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#name", Input).focus()
-
-    @on(Input.Changed, "#name")
-    def _name_changed(self, event: Input.Changed) -> None:
-        self.query_one("#name-problem", Static).update((name_problem(self.app, event.value) or "") if event.value else "")
 
     @on(Input.Submitted, "#name")
     def _name_submitted(self) -> None:
@@ -106,10 +97,7 @@ class RecoverWizard(ErrorsAsModals, Screen[str | None]):
     @on(Input.Submitted, "#phrase")
     @on(Button.Pressed, "#to-pick")
     async def _to_pick(self) -> None:
-        name = self.query_one("#name", Input).value.strip()
-        problem = name_problem(self.app, name)
-        if problem:
-            self.query_one("#name-problem", Static).update(problem)
+        if self.checked_name() is None:
             self.query_one("#name", Input).focus()
             return
         check = check_mnemonic(self.query_one("#phrase", Input).value)

@@ -10,24 +10,23 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
+from gonka_tui.core.account_list import AccountPick
 from gonka_tui.core.address import short_address
 from gonka_tui.core.address_book import lookalikes
-from gonka_tui.core.errors import GonkaError, InputError
+from gonka_tui.core.errors import GonkaError, InputError, NodeUnreachable, TxRejected
 from gonka_tui.core.keystore import KeyRecord
-from gonka_tui.core.sending import SendPlan
+from gonka_tui.core.recipients import Recipient
+from gonka_tui.core.transfer import SELF_SEND, SendPlan, Transfer, plan_max, plan_send, signer_for
 from gonka_tui.core.tx import MAX_MEMO_BYTES, validate_memo
 from gonka_tui.core.units import format_gnk, parse_amount
-from gonka_tui.tui.actions import SEND_ACTIONS, bindings
-from gonka_tui.tui.recipient import Recipient, known_addresses, resolve_recipient
+from gonka_tui.tui.actions import SEND_ACTIONS
+from gonka_tui.tui.screens.base import GonkaScreen
 from gonka_tui.tui.screens.dialogs import ConfirmModal, ErrorModal
-from gonka_tui.tui.screens.errors import ErrorsAsModals
 from gonka_tui.tui.screens.picker import Choice, RecipientPicker, when
 from gonka_tui.tui.screens.send_dialogs import SendProgressModal, SendResultModal, summary_table
-from gonka_tui.tui.widgets.nav import NavBar
 
 DEBOUNCE_SECONDS = 0.4
 SEND_WAIT_SECONDS = 90.0  # how long to wait for the block that includes a broadcast transfer
@@ -39,11 +38,13 @@ Sending needs an account whose key is on this machine. Watch-only accounts hold 
   [b]F2[/b] then [b]c[/b]  create a wallet     [b]r[/b]  recover one     [b]i[/b]  import a private key"""
 
 FEE_PENDING = "[dim]Fee — · gas — (estimated once the recipient and the amount are valid)[/dim]"
+OFFLINE = "offline: the node does not answer"
+OFFLINE_NO_FEE = f"{OFFLINE}, so the fee cannot be estimated"
 
 
-class SendScreen(ErrorsAsModals, Screen):
+class SendScreen(GonkaScreen):
+    MODE = "send"
     ACTIONS = SEND_ACTIONS
-    BINDINGS = bindings(SEND_ACTIONS)
     HELP = ("Send GNK. To takes an address (checked as you type: prefix, checksum, length), a contact or "
             "one of your account names; Ctrl+B picks one. A recipient that resembles but differs from an "
             "address you know is flagged (address poisoning). The fee and gas are estimated with the node "
@@ -59,15 +60,13 @@ class SendScreen(ErrorsAsModals, Screen):
         self._recipient: Recipient | None = None
         self._lookalikes: list[tuple[str, str]] = []
         self._pending: tuple[str | None, str | None] | None = None
-        self._wallet_pick: str | None = None  # the Wallet selection last applied to From
+        self._pick = AccountPick()
         self._senders: list[KeyRecord] = []
         self._options: list[tuple[str, str]] = []
 
     # ----- layout -----
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield NavBar("send")
+    def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="send-body"):
             yield Static(NO_SENDER, id="send-empty", classes="empty")
             with Vertical(id="send-form"):
@@ -95,7 +94,6 @@ class SendScreen(ErrorsAsModals, Screen):
                 yield Static("", id="plan-problem", classes="problem", markup=False)
                 with Horizontal(id="send-buttons"):
                     yield Button("Review ^s", id="review", variant="primary", compact=True)
-        yield Footer()
 
     def on_mount(self) -> None:
         # Tab walks the fields (From, To, Amount, Memo, Review); Pick and Max have their keys.
@@ -127,31 +125,19 @@ class SendScreen(ErrorsAsModals, Screen):
     # ----- accounts that can send -----
 
     def _load_senders(self) -> None:
-        records = self.app.keystore.list()
-        self._senders = [r for r in records if r.has_secret]
+        senders = self.app.session.accounts(can_send=True)
+        self._senders = list(senders.records)
         select = self.query_one("#from", Select)
         current = select.value if select.value is not Select.BLANK else None
-        options = [(f"{r.name} · {short_address(r.address, 6)}", r.name) for r in self._senders]
+        options = senders.options
         if options != self._options:  # set_options empties the selection: only when they changed
             self._options = options
             select.set_options(options)
-        names = [r.name for r in self._senders]
         self.query_one("#send-empty").display = not self._senders
         self.query_one("#send-form").display = bool(self._senders)
         if not self._senders:
             return
-        # The account picked on the Wallet screen wins when it changed since we last looked.
-        wallet_pick = self.app.current_account
-        choice = None
-        if wallet_pick != self._wallet_pick:
-            self._wallet_pick = wallet_pick
-            if wallet_pick in names:
-                choice = wallet_pick
-        if choice is None and current in names:
-            choice = current
-        if choice is None:
-            default = self.app.config.default_key
-            choice = default if default in names else names[0]
+        choice = self._pick.choose(senders.names, current, self.app.current_account, self.app.config.default_key)
         if select.value != choice:
             select.value = choice
         self._from_note()
@@ -207,7 +193,7 @@ class SendScreen(ErrorsAsModals, Screen):
         self._validate()
 
     def _known(self) -> list[tuple[str, str]]:
-        return known_addresses(self.app.keystore.list(), self.app.address_book)
+        return [(k.label, k.address) for k in self.app.session.recipients().known()]
 
     def _validate(self) -> tuple[KeyRecord, Recipient, int, str] | None:
         """Check every field, say what is wrong next to it; start an estimate once all are valid."""
@@ -222,8 +208,7 @@ class SendScreen(ErrorsAsModals, Screen):
         self._recipient = None
         self._lookalikes = []
         try:
-            book = self.app.address_book
-            self._recipient = resolve_recipient(to_text, self.app.keystore.list(), book.contacts())
+            self._recipient = self.app.session.recipients().resolve(to_text)
         except InputError as exc:
             ok = False
             to_note.set_class(bool(to_text.strip()), "problem")
@@ -238,7 +223,7 @@ class SendScreen(ErrorsAsModals, Screen):
             if sender is not None and rec.address == sender.address:
                 ok = False
                 to_note.set_class(True, "problem")
-                to_note.update(Text("the recipient is the sender itself"))
+                to_note.update(Text(SELF_SEND))
             try:  # a named recipient (contact, own account) is the known address itself
                 self._lookalikes = [] if rec.label else lookalikes(rec.address, self._known())
             except GonkaError:
@@ -335,29 +320,17 @@ class SendScreen(ErrorsAsModals, Screen):
             else:
                 fee.update(FEE_PENDING)
             return
-        after = plan.spendable - plan.amount - plan.fee
         self._from_note()
-        fee.update(f"Fee [b]{format_gnk(plan.fee)}[/b] ({plan.fee:,} ngonka) · gas {plan.gas:,}"
-                   f"{' (estimated)' if plan.gas_estimated else ''} · spendable after {format_gnk(after)}")
+        fee.update(f"Fee [b]{format_gnk(plan.fee)}[/b] ({plan.fee:,} ngonka) · gas {plan.gas_text}"
+                   f" · spendable after {format_gnk(plan.spendable_after)}")
 
     # ----- the estimate -----
 
     async def _signer(self, rec: KeyRecord, for_signing: bool):
-        """The real signer when the keystore is open (or must be, to sign); else one that only
-        carries the public key, which is all a gas estimate needs."""
-        from gonka_tui.core.secp256k1 import Signer
-        from gonka_tui.core.send_support import PublicKeySigner
-
-        ks = self.app.keystore
-        if for_signing or ks.unlocked:
-            key = await asyncio.to_thread(ks.signing_key, rec.name)
-            return Signer(key.private_key)
-        return PublicKeySigner(bytes.fromhex(rec.pubkey or ""))
+        return await asyncio.to_thread(signer_for, self.app.keystore, rec, sign=for_signing)
 
     @work(group="estimate", exclusive=True, exit_on_error=False)
     async def estimate(self, key: tuple) -> None:
-        from gonka_tui.core.sending import plan_send
-
         if key != self._plan_key:
             return
         sender = self.sender()
@@ -371,10 +344,7 @@ class SendScreen(ErrorsAsModals, Screen):
         except InputError as exc:  # over-spend and the like: said next to the fee, never a modal
             problem = str(exc)
         except GonkaError as exc:
-            from gonka_tui.core.chain_client import NodeUnreachable
-
-            problem = ("offline: the node does not answer, so the fee cannot be estimated"
-                       if isinstance(exc, NodeUnreachable) else str(exc))
+            problem = OFFLINE_NO_FEE if isinstance(exc, NodeUnreachable) else str(exc)
             if isinstance(exc, NodeUnreachable):
                 self.app.network_error(exc, lambda: self.estimate(key))
         else:
@@ -410,9 +380,6 @@ class SendScreen(ErrorsAsModals, Screen):
 
     @work(group="max", exclusive=True, exit_on_error=False)
     async def action_max(self) -> None:
-        from gonka_tui.core.chain_client import NodeUnreachable
-        from gonka_tui.core.send_support import plan_max
-
         sender = self.sender()
         if sender is None or self._recipient is None:
             self._plan_problem = "Max needs the sender and a valid recipient first: the fee depends on both"
@@ -430,7 +397,7 @@ class SendScreen(ErrorsAsModals, Screen):
             self._show_plan()
             return
         except NodeUnreachable as exc:
-            self._plan_problem = "offline: the node does not answer, so the fee cannot be estimated"
+            self._plan_problem = OFFLINE_NO_FEE
             self._show_plan()
             self.app.network_error(exc, self.action_max, user_initiated=True)
             return
@@ -461,9 +428,6 @@ class SendScreen(ErrorsAsModals, Screen):
 
     @work(group="send", exclusive=True, exit_on_error=False)
     async def action_review(self) -> None:
-        from gonka_tui.core.chain_client import NodeUnreachable
-        from gonka_tui.core.sending import plan_send
-
         valid = self._validate()
         if valid is None:
             for field, note in (("#to", "#to-note"), ("#amount", "#amount-note"), ("#memo", "#memo-note")):
@@ -490,7 +454,7 @@ class SendScreen(ErrorsAsModals, Screen):
             self._show_plan()
             return
         except NodeUnreachable as exc:
-            self.plan, self._plan_problem = None, "offline: the node does not answer"
+            self.plan, self._plan_problem = None, OFFLINE
             self._show_plan()
             self.app.network_error(exc, self.action_review, user_initiated=True)
             return
@@ -519,18 +483,13 @@ class SendScreen(ErrorsAsModals, Screen):
         await self._execute(sender, recipient, plan)
 
     async def _execute(self, sender: KeyRecord, recipient: Recipient, plan: SendPlan) -> None:
-        from gonka_tui.core.chain_client import TxRejected
-        from gonka_tui.core.send_support import resume_send
-        from gonka_tui.core.sending import execute_send
-
-        signer = await self._signer(sender, for_signing=True)
-        attempt = execute_send
+        transfer = Transfer(await self._signer(sender, for_signing=True), plan)
         while True:
             progress = SendProgressModal(f"Sending {format_gnk(plan.amount)} to {short_address(plan.to_address)}")
             await self.app.push_screen(progress)
             try:
-                result = await attempt(self.app.client_now(), signer, plan, progress=progress.step,
-                                       timeout=SEND_WAIT_SECONDS)
+                result = await transfer.attempt(self.app.client_now(), progress=progress.step,
+                                                timeout=SEND_WAIT_SECONDS)
             except TxRejected as exc:
                 await progress.close()
                 await self.app.push_screen_wait(ErrorModal("Not sent", str(exc)))
@@ -543,7 +502,6 @@ class SendScreen(ErrorsAsModals, Screen):
                     "it is never sent twice.", retry=True))
                 if not again:
                     return
-                attempt = resume_send
                 continue
             await progress.close()
             break

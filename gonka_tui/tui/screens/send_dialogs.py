@@ -12,12 +12,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, LoadingIndicator, Static
 
-from gonka_tui.core.sending import SendPlan, SendResult
+from gonka_tui.core.transfer import BROADCASTING, SIGNING, WAITING, SendPlan, SendResult
 from gonka_tui.core.units import format_gnk
 from gonka_tui.tui.screens.dialogs import CopyDialog
 
-STEPS = (("signing", "Signing"), ("broadcasting", "Broadcasting to the network"),
-         ("waiting for a block", "Waiting for a block"))
+STEPS = ((SIGNING, "Signing"), (BROADCASTING, "Broadcasting to the network"), (WAITING, "Waiting for a block"))
 
 
 def summary_table(rows: list[tuple[str, str | Text]]) -> Table:
@@ -30,7 +29,7 @@ def summary_table(rows: list[tuple[str, str | Text]]) -> Table:
 
 
 class SendProgressModal(ModalScreen[None]):
-    """Steps of execute_send as they happen; it cannot be dismissed by the user (the send goes on)."""
+    """Steps of a transfer as they happen; it cannot be dismissed by the user (the send goes on)."""
 
     def __init__(self, title: str) -> None:
         super().__init__()
@@ -72,7 +71,7 @@ class SendProgressModal(ModalScreen[None]):
         return text
 
     def step(self, what: str) -> None:
-        """The progress callback of execute_send / resume_send."""
+        """The progress callback of a `Transfer`'s tries."""
         index = next((i for i, (key, _) in enumerate(STEPS) if what.startswith(key)), None)
         if index is None:
             self.notes.append(what)

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Static
 
 from gonka_tui.core.accounts import Balances
 from gonka_tui.core.address import short_address
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import KeyRecord, validate_name
 from gonka_tui.core.units import format_gnk
-from gonka_tui.tui.actions import WALLET_ACTIONS, bindings
+from gonka_tui.tui.actions import WALLET_ACTIONS
 from gonka_tui.tui.screens.add_key import IMPORT_HEX, WATCH, AddKeyModal
+from gonka_tui.tui.screens.base import GonkaScreen
 from gonka_tui.tui.screens.create import CreateWizard
 from gonka_tui.tui.screens.dialogs import ConfirmModal, PromptModal
 from gonka_tui.tui.screens.receive import ReceiveModal
 from gonka_tui.tui.screens.recover import RecoverWizard
-from gonka_tui.tui.screens.errors import ErrorsAsModals
-from gonka_tui.tui.widgets.nav import NavBar
+
+if TYPE_CHECKING:
+    from textual.worker import Worker
 
 EMPTY_TEXT = """[b]No accounts yet.[/b]
 
@@ -35,65 +36,48 @@ EMPTY_TEXT = """[b]No accounts yet.[/b]
 
 Keys are encrypted with one passphrase; [b]F1[/b] shows every key of this screen."""
 
-WIDE = 110  # from this width the table shows the derivation path and full columns
-CONCURRENT_QUERIES = 4
 BALANCE_COLUMNS = (("total", "Total GNK"), ("spendable", "Spendable"), ("locked", "Vesting"))
 
 
-class WalletScreen(ErrorsAsModals, Screen):
+class WalletScreen(GonkaScreen):
+    MODE = "wallet"
     ACTIONS = WALLET_ACTIONS
-    BINDINGS = bindings(WALLET_ACTIONS)
+    FEEDS = frozenset({"chain"})  # its offline modal, with Retry
     HELP = ("Your accounts on this machine and their balances on the network: Total is what the bank "
             "holds, Spendable what can be sent now, Vesting what is still locked. Balances refresh every "
             "15 s on a local node, every minute on public ones (Ctrl+R now). Mnemonic and hex keys are "
             "encrypted with the keystore passphrase; watch-only accounts hold an address alone. Select an "
             "account and press v or Enter to receive, s to send, h for its history.")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._errors: dict[str, str] = {}  # address -> why its balance could not be read
-        self._offline = False
-        self._wide: bool | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield NavBar("wallet")
+    def compose_body(self) -> ComposeResult:
         with Vertical(id="wallet-body"):
             yield Static(EMPTY_TEXT, id="empty")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="accounts")
             yield Static("", id="details")
             yield Static("", id="problems", classes="problem", markup=False)
-        yield Footer()
 
     def on_mount(self) -> None:
-        self.watch(self.app, "keys_version", self._keys_changed, init=False)
-        self.watch(self.app, "chain_version", lambda: self.refresh_balances(), init=False)
+        self.watch(self.app, "keys_version", self.refresh_accounts, init=False)
+        self.watch(self.app, "chain", self._show_all_balances, init=False)
+        self.watch(self.app, "connection", self._show_all_balances, init=False)
         self.refresh_accounts()
-        self.call_after_refresh(self.refresh_balances)  # paint the accounts first, then ask the node
-        self.set_interval(self.app.network.refresh_seconds, self._auto_refresh)
 
     def on_screen_resume(self) -> None:
-        if self._wide is not None:  # not the first show: on_mount fetched already
+        if self.laid_out:  # not the first show: the balances as they are now
             self.refresh_balances()
 
-    def _auto_refresh(self) -> None:
-        if self.is_current:
-            self.refresh_balances()
-
-    def _keys_changed(self) -> None:
+    def on_width_class_changed(self, wide: bool) -> None:
         self.refresh_accounts()
-        self.refresh_balances()
 
-    def on_resize(self) -> None:
-        wide = self.size.width >= WIDE
-        if wide != self._wide:
-            self.refresh_accounts()
-
-    # ----- balances -----
+    # ----- balances: the app's chain feed reads them, this screen shows them -----
 
     @property
     def balances(self) -> dict[str, Balances]:
         return self.app.balances
+
+    @property
+    def _offline(self) -> bool:
+        return self.app.connection == "offline"
 
     def _cells(self, address: str) -> list[Text]:
         bal = self.balances.get(address)
@@ -101,7 +85,7 @@ class WalletScreen(ErrorsAsModals, Screen):
             values = [format_gnk(bal.total, denom=False), format_gnk(bal.spendable, denom=False),
                       format_gnk(bal.locked, denom=False)]
             return [Text(v, justify="right") for v in values]
-        if address in self._errors:
+        if address in self.app.balance_errors:
             return [Text("error", style="red", justify="right")] * 3
         if self._offline:
             return [Text("offline", style="dim", justify="right")] * 3
@@ -115,77 +99,37 @@ class WalletScreen(ErrorsAsModals, Screen):
         except LookupError:  # the row went away meanwhile
             pass
 
+    def _show_all_balances(self) -> None:
+        for rec in self.app.keystore.list():
+            self._show_balances(rec)
+        self._show_details()
+
     def action_refresh(self) -> None:
         self.refresh_balances(user_initiated=True)
 
-    @work(group="balances", exclusive=True, exit_on_error=False)
-    async def refresh_balances(self, user_initiated: bool = False) -> None:
-        from gonka_tui.core.chain_client import NodeUnreachable
-
-        records = self.app.keystore.list()
-        if not records:
-            return
-        client = self.app.client_now() if user_initiated else self.app.client
-        try:  # one request first: an unreachable node fails once, not once per account
-            status = await client.status()
-        except NodeUnreachable as exc:
-            self._offline = True
-            for rec in records:
-                self._show_balances(rec)
-            self._show_details()
-            self.app.network_error(exc, lambda: self.refresh_balances(user_initiated=True),
-                                   user_initiated=user_initiated)
-            return
-        self.app.note_online(status.height)
-        limit = asyncio.Semaphore(CONCURRENT_QUERIES)
-
-        async def one(rec: KeyRecord) -> None:
-            async with limit:
-                try:
-                    self.balances[rec.address] = await client.balances(rec.address)
-                    self._errors.pop(rec.address, None)
-                except NodeUnreachable:
-                    raise
-                except GonkaError as exc:  # this account only (e.g. a malformed reply)
-                    self._errors[rec.address] = str(exc)
-            self._show_balances(rec)
-            if rec.address == getattr(self.selected(), "address", None):
-                self._show_details()
-
-        results = await asyncio.gather(*(one(r) for r in records), return_exceptions=True)
-        unreachable = next((r for r in results if isinstance(r, NodeUnreachable)), None)
-        self._offline = unreachable is not None
-        for rec in records:
-            self._show_balances(rec)
-        self._show_details()
-        if unreachable is not None:
-            self.app.network_error(unreachable, lambda: self.refresh_balances(user_initiated=True),
-                                   user_initiated=user_initiated)
-            return
-        other = next((r for r in results if isinstance(r, BaseException)), None)
-        if other is not None:
-            raise other
-        self.app.note_online()
+    def refresh_balances(self, user_initiated: bool = False) -> "Worker | None":
+        """Ask the chain feed to read now."""
+        return self.app.chain_feed.refresh(user_initiated=user_initiated)
 
     # ----- accounts -----
 
     def refresh_accounts(self) -> None:
         ks = self.app.keystore
         records = ks.list()
-        self._wide = self.size.width >= WIDE
+        wide = self.wide_layout()
         table = self.query_one("#accounts", DataTable)
         selected = self.selected()
         table.clear(columns=True)
         table.add_column("Name", key="name")
-        if self._wide:
+        if wide:
             table.add_column("Kind", key="kind")
         table.add_column("Address", key="address")
-        if self._wide:
+        if wide:
             table.add_column("Path", key="path")
         for key, label in BALANCE_COLUMNS:
             table.add_column(Text(label, justify="right"), key=key)
         for rec in records:
-            if self._wide:
+            if wide:
                 row = [rec.name, rec.kind, rec.address, rec.path or "—"]
             else:
                 row = [rec.name, short_address(rec.address, 6)]
@@ -228,7 +172,7 @@ class WalletScreen(ErrorsAsModals, Screen):
             details.update("")
             return
         kind = {"mnemonic": "recovery phrase", "hex": "imported private key", "watch": "watch-only"}[rec.kind]
-        pubkey = rec.pubkey if self._wide or not rec.pubkey else short_address(rec.pubkey, 12)
+        pubkey = rec.pubkey if self.wide or not rec.pubkey else short_address(rec.pubkey, 12)
         details.update(
             f"[b]{escape(rec.name)}[/b] · {kind}{' · ' + rec.path if rec.path else ''}\n"
             f"{rec.address}\n"
@@ -238,8 +182,8 @@ class WalletScreen(ErrorsAsModals, Screen):
 
     def _balance_line(self, rec: KeyRecord) -> str:
         bal = self.balances.get(rec.address)
-        if rec.address in self._errors:
-            return f"[red]balance unavailable: {escape(self._errors[rec.address])}[/red]"
+        if rec.address in self.app.balance_errors:
+            return f"[red]balance unavailable: {escape(self.app.balance_errors[rec.address])}[/red]"
         if bal is None:
             if self._offline:
                 return "[dim]offline: the node does not answer; Ctrl+R tries again[/dim]"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from gonka_tui.tui.actions import APP_ACTIONS
-
-# (mode, action id) in the order shown
-SCREENS = (("wallet", "app.wallet"), ("send", "app.send"), ("history", "app.history"), ("contacts", "app.contacts"))
+from gonka_tui.tui.actions import NAV_ACTIONS
+from gonka_tui.tui.registry import SCREENS
 
 
 class NavBar(Static):
@@ -22,14 +20,12 @@ class NavBar(Static):
         self.watch(self.app, "keys_version", lambda: self.update(self.tabs_markup()), init=False)
 
     def tabs_markup(self) -> str:
-        specs = {s.id: s for s in APP_ACTIONS}
         parts = []
-        for mode, action_id in SCREENS:
-            spec = specs[action_id]
+        for entry, spec in zip(SCREENS, NAV_ACTIONS):
             key = self.app.key_for(spec)
             key = key.upper() if len(key) <= 3 and key.startswith("f") else key
-            click = f"@click=app.goto('{mode}')"
-            if mode == self.current:
+            click = f"@click=app.goto('{entry.mode}')"
+            if entry.mode == self.current:
                 parts.append(f"[{click} reverse b] {key} {spec.label} [/]")
             else:
                 parts.append(f"[{click}] [$accent b]{key}[/] {spec.label} [/]")

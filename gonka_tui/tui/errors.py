@@ -6,7 +6,7 @@ from textual.worker import Worker, WorkerState
 
 
 class ErrorsAsModals:
-    """Mix into a Screen whose @work(exit_on_error=False) workers may fail."""
+    """Mix into a Screen (or the App) whose @work(exit_on_error=False) workers may fail."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

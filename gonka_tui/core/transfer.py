@@ -1,10 +1,13 @@
-"""Sending GNK: plan (account, gas, fee, spendable check) → sign → broadcast → wait for a block.
+"""Sending GNK, for every front end: plan (account, gas with the public key alone, fee, spendable
+check, Max) → sign → broadcast → follow until a block includes it, and resume after an interruption.
 
 Never sends twice by accident: a retry after a lost reply first looks the hash up, and
 re-broadcasting the same bytes cannot apply twice (same sequence). A sequence mismatch
 (another transaction from the account got in first, e.g. a second `gonka send` running at the
 same time) is signed again with the sequence the node expects, a bounded number of times with a
-random pause between tries; a refused transaction cannot land, so this never sends twice.
+random pause between tries; a refused transaction cannot land, so this never sends twice. A try
+after an interruption (`Transfer`) signs the same plan again, which gives the same hash, and
+sends only if the network does not have it.
 """
 
 from __future__ import annotations
@@ -13,18 +16,20 @@ import asyncio
 import math
 import random
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from gonka_tui.core.chain_client import (
-    BroadcastResult, ChainClient, ChainError, NodeUnreachable, SimulationFailed, TxRejected,
-)
-from gonka_tui.core.errors import InputError
+from gonka_tui.core.chain_client import BroadcastResult, ChainClient
+from gonka_tui.core.errors import ChainError, InputError, NodeUnreachable, SimulationFailed, TxRejected
 from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.tx import Fee, SignedTx, sign_send
 from gonka_tui.core.txrecords import TxRecord
 from gonka_tui.core.units import format_gnk
+
+if TYPE_CHECKING:
+    from gonka_tui.core.keystore import KeyRecord, Keystore
 
 GAS_ADJUSTMENT = 1.4  # simulated gas × this = the gas limit (cosmjs uses 1.4 for "auto" too)
 DEFAULT_GAS = 200_000
@@ -34,6 +39,11 @@ SEQUENCE_TRIES = 8  # signings of one send while other transactions of the accou
 JITTER_SECONDS = 0.25  # the pause before signing again is random, up to this × the try number
 
 Progress = Callable[[str], None]
+# The steps progress reports, in order (a front end shows them as a checklist; other notes, such
+# as a re-signing, come between them).
+SIGNING, BROADCASTING, WAITING = "signing", "broadcasting", "waiting for a block"
+STEPS = (SIGNING, BROADCASTING, WAITING)
+SELF_SEND = "the recipient is the sender itself"
 
 
 @dataclass(frozen=True)
@@ -51,13 +61,20 @@ class SendPlan:
     sequence: int
     spendable: int
 
+    @property
+    def spendable_after(self) -> int:
+        return self.spendable - self.amount - self.fee
+
+    @property
+    def gas_text(self) -> str:
+        return f"{self.gas:,}{' (estimated)' if self.gas_estimated else ''}"
+
     def summary(self) -> list[tuple[str, str]]:
         return [
             ("From", self.from_address), ("To", self.to_address), ("Amount", format_gnk(self.amount)),
-            ("Fee", f"{format_gnk(self.fee)} ({self.fee} ngonka)"),
-            ("Gas", f"{self.gas:,}{' (estimated)' if self.gas_estimated else ''}"),
+            ("Fee", f"{format_gnk(self.fee)} ({self.fee} ngonka)"), ("Gas", self.gas_text),
             ("Memo", self.memo or "—"), ("Chain", self.chain_id),
-            ("Spendable after", format_gnk(self.spendable - self.amount - self.fee)),
+            ("Spendable after", format_gnk(self.spendable_after)),
         ]
 
 
@@ -73,6 +90,36 @@ class SendResult:
 
 def fee_for(gas: int, price: Decimal) -> int:
     return int(math.ceil(Decimal(gas) * price))
+
+
+PLACEHOLDER_SIGNATURE = bytes(64)
+
+
+class PublicKeySigner:
+    """Stands in for a Signer when only the public key is at hand (keystore locked): enough to
+    estimate gas, since a node's simulation skips signature checks and charges for the size only.
+    Transactions it "signs" can never be valid on chain."""
+
+    __slots__ = ("pubkey",)
+
+    def __init__(self, pubkey: bytes) -> None:
+        if len(pubkey) != 33 or pubkey[0] not in (2, 3):
+            raise InputError("public key must be 33 bytes, compressed secp256k1")
+        self.pubkey = pubkey
+
+    def __repr__(self) -> str:
+        return f"PublicKeySigner(pubkey={self.pubkey.hex()})"
+
+    def sign(self, message: bytes) -> bytes:
+        return PLACEHOLDER_SIGNATURE
+
+
+def signer_for(keystore: "Keystore", record: "KeyRecord", *, sign: bool) -> Signer | PublicKeySigner:
+    """The real signer when the keystore is open (or must be, to sign); else one that only carries
+    the public key, which is all a gas estimate needs. Blocking: unlocking derives the key."""
+    if sign or keystore.unlocked:
+        return Signer(keystore.signing_key(record.name).private_key)
+    return PublicKeySigner(bytes.fromhex(record.pubkey or ""))
 
 
 async def estimate_gas(client: ChainClient, signer, from_address: str, to_address: str, amount: int, *,
@@ -98,7 +145,7 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
                     progress: Progress = lambda _: None) -> SendPlan:
     """Everything needed to sign, checked against the chain; refuses an over-spend before signing."""
     if from_address == to_address:
-        raise InputError("the recipient is the sender itself")
+        raise InputError(SELF_SEND)
     progress("reading the account")
     chain_id, account, balances, price = await asyncio.gather(
         client.chain_id(), client.account(from_address), client.balances(from_address), client.min_gas_price())
@@ -128,6 +175,32 @@ async def plan_send(client: ChainClient, signer: Signer, from_address: str, to_a
                          f"{format_gnk(amount + fee)} needed ({format_gnk(amount)} + fee {format_gnk(fee)})")
     return SendPlan(from_address, to_address, amount, memo, gas, fee, estimated, price, chain_id,
                     account.account_number, sequence, balances.spendable)
+
+
+async def plan_max(client: ChainClient, signer, from_address: str, to_address: str, *, memo: str = "",
+                   progress: Progress = lambda _: None) -> SendPlan:
+    """A plan that sends everything spendable but the fee (the fee estimated for that very amount)."""
+    probe = await plan_send(client, signer, from_address, to_address, 1, memo=memo, progress=progress)
+    if probe.min_gas_price == 0:
+        return await plan_send(client, signer, from_address, to_address, probe.spendable, memo=memo, progress=progress)
+
+    def amount_after(fee: int) -> int:
+        amount = probe.spendable - fee
+        if amount <= 0:
+            raise InputError(f"nothing to send: {format_gnk(probe.spendable)} spendable does not cover "
+                             f"the fee of {format_gnk(fee)}")
+        return amount
+
+    # The amount's digits change the size of the transaction, and so its gas: estimate again with
+    # the larger amount; the final amount is not larger, so its gas is not either.
+    amount = amount_after(probe.fee)
+    progress("estimating gas")
+    gas, _sequence = await estimate_gas(client, signer, from_address, to_address, amount, chain_id=probe.chain_id,
+                                        account_number=probe.account_number, sequence=probe.sequence,
+                                        fee=probe.fee, memo=memo)
+    amount = amount_after(fee_for(gas, probe.min_gas_price))
+    plan = await plan_send(client, signer, from_address, to_address, amount, memo=memo, gas=gas, progress=progress)
+    return replace(plan, gas_estimated=True)  # the gas given was the estimate made just above
 
 
 def sign_plan(signer: Signer, plan: SendPlan, sequence: int | None = None) -> SignedTx:
@@ -162,9 +235,9 @@ async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, w
                        clock=None, sleep=asyncio.sleep) -> SendResult:
     sequence = plan.sequence
     for attempt in range(1, SEQUENCE_TRIES + 1):
-        progress("signing")
+        progress(SIGNING)
         signed = sign_plan(signer, plan, sequence)
-        progress("broadcasting")
+        progress(BROADCASTING)
         result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
         if result.code != CODE_WRONG_SEQUENCE or attempt == SEQUENCE_TRIES:
             break
@@ -197,12 +270,10 @@ def expected_sequence(raw_log: str) -> int | None:
 
 async def wait_for_tx(client: ChainClient, txhash: str, *, timeout: float = 90.0, poll: float = 1.0,
                       progress: Progress = lambda _: None, clock=None, sleep=asyncio.sleep) -> TxRecord:
-    import time
-
     now = clock or time.monotonic
     deadline = now() + timeout
     while True:
-        progress(f"waiting for a block (up to {timeout:.0f} s)")
+        progress(f"{WAITING} (up to {timeout:.0f} s)")
         try:
             record = await client.get_tx(txhash)
         except NodeUnreachable:
@@ -213,3 +284,37 @@ async def wait_for_tx(client: ChainClient, txhash: str, *, timeout: float = 90.0
             raise ChainError(f"{txhash} was accepted but not seen in a block within {timeout:.0f} s; "
                              f"it may still be included: check `gonka tx show {txhash}`")
         await sleep(poll)
+
+
+async def resume_send(client: ChainClient, signer, plan: SendPlan, *, progress: Progress = lambda _: None,
+                      timeout: float = 90.0) -> SendResult:
+    """Try again after an interrupted send of `plan`: signing is deterministic, so the same plan gives
+    the same hash; if the network already has it, wait for it instead of sending anything."""
+    progress(SIGNING)
+    signed = sign_plan(signer, plan)
+    progress("looking for an earlier attempt")
+    record = await client.get_tx(signed.txhash)
+    if record is None:
+        progress(BROADCASTING)
+        result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
+        if result.code not in (0, CODE_IN_MEMPOOL):
+            # No sequence refresh here: a changed sequence may mean the earlier attempt got in.
+            raise TxRejected(result.code, result.raw_log, signed.txhash, result.codespace)
+        record = await wait_for_tx(client, signed.txhash, timeout=timeout, progress=progress)
+    return SendResult(signed.txhash, signed.tx_bytes, record.code, record.height, record.raw_log, record)
+
+
+class Transfer:
+    """One transfer of `plan` over as many tries as the user asks for: the first sends it (signing
+    again when another transaction took the sequence); every later one follows an interruption
+    and resumes, looking the hash up before anything is sent again. A `TxRejected` is final."""
+
+    def __init__(self, signer, plan: SendPlan) -> None:
+        self.signer, self.plan = signer, plan
+        self.tries = 0
+
+    async def attempt(self, client: ChainClient, *, progress: Progress = lambda _: None,
+                      timeout: float = 90.0) -> SendResult:
+        run = execute_send if self.tries == 0 else resume_send
+        self.tries += 1
+        return await run(client, self.signer, self.plan, progress=progress, timeout=timeout)
