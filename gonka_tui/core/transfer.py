@@ -239,11 +239,16 @@ async def execute_send(client: ChainClient, signer: Signer, plan: SendPlan, *, w
         signed = sign_plan(signer, plan, sequence)
         progress(BROADCASTING)
         result = await broadcast_once(client, signed.tx_bytes, signed.txhash)
-        if result.code != CODE_WRONG_SEQUENCE or attempt == SEQUENCE_TRIES:
+        if result.code not in (CODE_WRONG_SEQUENCE, CODE_IN_MEMPOOL) or attempt == SEQUENCE_TRIES:
             break
         # Refused, so this one can never land: sign again with the sequence the node expects. The
         # random pause spreads out senders of one account racing for the same sequence.
-        wanted = expected_sequence(result.raw_log)
+        if result.code == CODE_IN_MEMPOOL:
+            # Another send of the very same transfer (same sequence, signed deterministically, so the
+            # same bytes) got there first: it is that one's transaction, and this send needs its own.
+            wanted = sequence + 1
+        else:
+            wanted = expected_sequence(result.raw_log)
         if wanted is None:  # the node did not say: the committed one is the best guess
             account = await client.account(plan.from_address)
             if account is None:
