@@ -22,7 +22,7 @@ ensure_venv() {  # $1: extras, e.g. "dev" or ""
     fi
 }
 
-ensure_js_tests() {  # cosmjs for tests/test_devnet_clients.py; without npm those tests say why they skip
+ensure_js_tests() {  # cosmjs for tests/devnet/test_devnet_clients.py; without npm those tests say why they skip
     local dir=tests/js stamp=tests/js/node_modules/.gonka-installed want
     command -v npm >/dev/null 2>&1 || { echo "npm not found: the cosmjs test will be skipped" >&2; return 0; }
     want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"

@@ -1,4 +1,4 @@
 """The headless core shared by the CLI, the TUI, the miner and the devnet.
 
-Nothing under this package may import Textual (tests/test_core_imports.py checks it).
+Nothing under this package may import Textual (tests/unit/test_core_imports.py checks it).
 """

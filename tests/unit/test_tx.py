@@ -20,7 +20,7 @@ from gonka_tui.core.tx import (MSG_SEND, Fee, TxDecodeError, decode_tx, encode_t
                                tx_hash)
 from tests.conftest import ABANDON, ABANDON_1200, ABANDON_118
 
-V = json.loads((Path(__file__).parent / "data" / "cosmjs_proto_signing_vectors.json").read_text())
+V = json.loads((Path(__file__).parent.parent / "data" / "cosmjs_proto_signing_vectors.json").read_text())
 
 
 @pytest.fixture(scope="module")

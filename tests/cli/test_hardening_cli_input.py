@@ -328,7 +328,7 @@ def test_devnet_fund_names_its_flag_and_bounds_the_echo():
 async def test_send_form_says_what_is_wrong_with_the_same_odd_input(home):
     from textual.widgets import Static
 
-    from tests.test_tui_chain import SIZE, accounts, fill, open_send, text
+    from tests.app.test_tui_chain import SIZE, accounts, fill, open_send, text
     from tests.fake_node import FakeNode
     from tests.tui_helpers import make_app
 

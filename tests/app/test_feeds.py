@@ -18,7 +18,7 @@ from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.wallet import WalletScreen
 from tests.conftest import ABANDON_1200
 from tests.fake_node import FakeNode
-from tests.test_tui_chain import COLD, GNK, SIZE, accounts, cell
+from tests.app.test_tui_chain import COLD, GNK, SIZE, accounts, cell
 from tests.tui_helpers import make_app, wait_for, wait_screen
 
 PROFILE = SimpleNamespace(nodes=["http://127.0.0.1:1"], chain_id="gonka-devnet")

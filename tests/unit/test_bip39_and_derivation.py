@@ -10,7 +10,7 @@ from gonka_tui.core.keys import (HDPath, candidate_addresses, check_mnemonic, de
                                  key_from_private, mnemonic_to_seed, normalize_mnemonic, parse_private_key_hex)
 from tests.conftest import ABANDON, ABANDON_1200, ABANDON_118
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "bip39_trezor_vectors.json").read_text())
+VECTORS = json.loads((Path(__file__).parent.parent / "data" / "bip39_trezor_vectors.json").read_text())
 
 
 @pytest.mark.parametrize("entropy,mnemonic,seed", VECTORS)

@@ -22,7 +22,7 @@ from gonka_tui.devnet.limits import INT64_MAX, MAX_JSON_DEPTH, RequestError, par
 from gonka_tui.devnet.search import MAX_CONDITIONS, QuerySyntaxError, parse_query
 from gonka_tui.devnet.server import create_app, start_in_thread
 from gonka_tui.devnet.testkit import key
-from tests.test_devnet_http import account_number, committed
+from tests.devnet.test_devnet_http import account_number, committed
 
 SENDER, RECEIVER = key(601), key(602)
 RPC_ERROR_CODES = {rpc.PARSE_ERROR, rpc.INVALID_REQUEST, rpc.METHOD_NOT_FOUND, rpc.INVALID_PARAMS, rpc.INTERNAL_ERROR}

@@ -1,7 +1,7 @@
 """SVG snapshots of the screens users see most, at 80×24 and a wide size, empty, filled, offline.
 
 Every network screen talks to a FakeNode with fixed heights and times, so nothing moves.
-Update after an intended change with: scripts/test tests/test_snapshots.py --snapshot-update
+Update after an intended change with: scripts/test tests/app/test_snapshots.py --snapshot-update
 """
 
 import pytest
