@@ -84,3 +84,32 @@ def fresh(ks):
     from gonka_tui.core.keystore import Keystore
 
     return Keystore(ks.root)
+
+
+@pytest.fixture
+def memory_keyring():
+    """An OS keyring in memory, for the remembered-unlock paths (a headless box has none)."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+
+        def __init__(self):
+            super().__init__()
+            self.store = {}
+
+        def get_password(self, service, username):
+            return self.store.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.store[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -47,7 +47,8 @@ def parse_port(text: str) -> int:
 def run(ctx: Context, args) -> int:
     from gonka_tui.core.units import format_gnk
     from gonka_tui.devnet.chain import Chain
-    from gonka_tui.devnet.genesis import parse_fund, parse_fund_vesting, validate_chain_id
+    from gonka_tui.core.tx import validate_chain_id
+    from gonka_tui.devnet.genesis import parse_fund, parse_fund_vesting
     from gonka_tui.devnet.server import bind, serve
 
     block_time = parse_block_time(args.block_time)

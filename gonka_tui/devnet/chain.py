@@ -25,7 +25,7 @@ from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.fileio import ensure_private_dir
 from gonka_tui.core.network_constants import DEVNET_CHAIN_ID
-from gonka_tui.core.tx import Fee, sign_send
+from gonka_tui.core.tx import Fee, sign_send, validate_chain_id
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
 from . import codes
@@ -33,7 +33,7 @@ from .accounts import LedgerAccount
 from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
 from .events import index_pairs, to_json
-from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key, validate_chain_id
+from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key
 from .ledger import InvariantError, Ledger, Overlay
 from .limits import MAX_MEMPOOL_TXS
 from .search import parse_query

@@ -17,7 +17,6 @@ from gonka_tui.core.errors import InputError, shown
 from gonka_tui.core.fileio import ensure_private_dir, write_atomic
 from gonka_tui.core.integers import parse_uint
 from gonka_tui.core.secp256k1 import N, Signer
-from gonka_tui.core.tx import validate_chain_id  # noqa: F401  (the devnet's chain id follows the same rule)
 from gonka_tui.core.units import NGONKA_PER_GNK, parse_amount
 
 from .accounts import LedgerAccount, Vesting

@@ -12,7 +12,6 @@ from gonka_tui.core.errors import InputError, NodeUnreachable
 from gonka_tui.core.recipients import UnknownRecipient
 from gonka_tui.core.session import DEVNET_HINT, Session
 from tests.conftest import ABANDON, ABANDON_118, ABANDON_1200, PASSPHRASE
-from tests.unit.test_unlock_cache import memory_keyring  # noqa: F401  (a fixture)
 
 COLD = "gonka1gsvdpdxec8hsu57lhxg5xem7refr233zvyjnak"
 POISON = "gonka1gsvdqurnn0fe84ljjmk0jegflf7glej5n8jnak"  # same ends as COLD

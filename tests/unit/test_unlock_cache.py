@@ -1,39 +1,11 @@
 """Remembering the unlock in the OS keyring: opt-in, only with a real backend, never a crash."""
 
 import keyring
-import pytest
-from keyring.backend import KeyringBackend
 
 from gonka_tui.commands.context import Context
 from gonka_tui.core import unlock_cache
 from gonka_tui.core.keystore import Keystore
 from tests.conftest import ABANDON, PASSPHRASE
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.store = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        self.store.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_headless_backend_is_a_quiet_no_op():
