@@ -37,7 +37,7 @@ def balance(ctx: Context, args) -> int:
 def send(ctx: Context, args) -> int:
     from gonka_tui.core.address_book import lookalikes
     from gonka_tui.core.secp256k1 import Signer
-    from gonka_tui.core.transfer import execute_send, plan_send
+    from gonka_tui.core.transfer import Transfer, plan_send
     from gonka_tui.core.tx import validate_memo
 
     sender = ctx.keystore.get(args.from_key)
@@ -62,7 +62,7 @@ def send(ctx: Context, args) -> int:
                 for label, value in plan.summary():
                     ctx.err(f"{label:<16} {value}")
             ctx.confirm(f"Send {format_gnk(amount)} to {to_address}", args.yes)
-            return await execute_send(client, signer, plan, progress=ctx.progress)
+            return await Transfer(signer, plan).attempt(client, progress=ctx.progress)
 
     try:
         result = asyncio.run(run())

@@ -12,6 +12,10 @@ from gonka_tui.core.keystore import KeyRecord
 class AccountList:
     records: tuple[KeyRecord, ...]
 
+    def senders(self) -> "AccountList":
+        """Only the accounts whose key is here (not watch-only)."""
+        return AccountList(tuple(r for r in self.records if r.has_secret))
+
     @property
     def names(self) -> list[str]:
         return [r.name for r in self.records]

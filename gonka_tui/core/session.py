@@ -134,4 +134,5 @@ class Session:
 
     def accounts(self, *, can_send: bool = False) -> AccountList:
         """Your accounts for an account field; `can_send`: only those whose key is here."""
-        return AccountList(tuple(r for r in self.keystore.list() if r.has_secret or not can_send))
+        accounts = AccountList(tuple(self.keystore.list()))
+        return accounts.senders() if can_send else accounts

@@ -88,6 +88,18 @@ class SendResult:
     record: TxRecord | None
 
 
+@dataclass(frozen=True)
+class SentTransfer:
+    """A transfer the network has taken: what the app tells its screens once a send lands."""
+
+    plan: SendPlan
+    result: SendResult
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        return frozenset((self.plan.from_address, self.plan.to_address))
+
+
 def fee_for(gas: int, price: Decimal) -> int:
     return int(math.ceil(Decimal(gas) * price))
 

@@ -14,14 +14,17 @@ from textual.screen import ModalScreen, Screen
 
 from gonka_tui.assets import asset_path
 from gonka_tui.config import Config, Home
+from gonka_tui.core.account_list import AccountList
 from gonka_tui.core.chain_snapshot import ChainSnapshot
 from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.keystore import Keystore
 from gonka_tui.core.session import ClientFactory, Session
+from gonka_tui.core.transfer import SentTransfer
 from gonka_tui.tui import registry
 from gonka_tui.tui.actions import APP_ACTIONS, ActionSpec, bindings
 from gonka_tui.tui.errors import ErrorsAsModals
 from gonka_tui.tui.feeds import ChainFeed
+from gonka_tui.tui.messages import TransferSent
 from gonka_tui.tui.screens.base import NARROW, GonkaScreen
 from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.help import HelpModal
@@ -45,10 +48,13 @@ class GonkaApp(ErrorsAsModals, App):
     BINDINGS = bindings(APP_ACTIONS)
     ENABLE_COMMAND_PALETTE = True
 
-    # The state screens watch. init=False: a watcher runs on a change, never when the value is first read.
-    keys_version: reactive[int] = reactive(0, init=False)
-    # Bumped when something on chain changed because of us (a send): balances and history reload.
-    chain_version: reactive[int] = reactive(0, init=False)
+    # The state screens watch, each an immutable snapshot. init=False: a watcher runs on a change,
+    # never when the value is first read.
+    # The keystore's accounts as last read (set again when this app or, seen on a screen's return,
+    # another process changed them).
+    accounts: reactive[AccountList] = reactive(AccountList(()), init=False)
+    # The latest transfer of ours the network took: balances, history and recent recipients follow it.
+    sent: reactive[SentTransfer | None] = reactive(None, init=False)
     # "connecting", "online" or "offline"; with the latest block height seen.
     connection: reactive[str] = reactive("connecting", init=False)
     height: reactive[int | None] = reactive(None, init=False)
@@ -71,8 +77,9 @@ class GonkaApp(ErrorsAsModals, App):
         self.current_account: str | None = None
         self.balances: dict[str, Balances] = {}  # address -> last balances read
         self.balance_errors: dict[str, str] = {}  # address -> why its last read failed
+        self.set_reactive(GonkaApp.accounts, self.session.accounts())
         self.chain_feed = ChainFeed(self.network.refresh_seconds, self._feed_client,
-                                    lambda: [r.address for r in self.keystore.list()])
+                                    lambda: [r.address for r in self.accounts.records])
 
     # ----- start-up -----
 
@@ -164,9 +171,6 @@ class GonkaApp(ErrorsAsModals, App):
     def poll_chain(self) -> "Worker | None":
         """Read the chain now: the header's height and the accounts' balances."""
         return self.chain_feed.refresh()
-
-    def watch_chain_version(self) -> None:
-        self.chain_feed.refresh()
 
     def on_chain_feed_updated(self, message: ChainFeed.Updated) -> None:
         snapshot = message.snapshot
@@ -292,10 +296,30 @@ class GonkaApp(ErrorsAsModals, App):
     # ----- keys changed, help, palette -----
 
     def keys_changed(self, message: str | None = None) -> None:
-        self.keys_version += 1
-        self.chain_feed.refresh()  # the balances of the accounts as they are now
+        """This app changed the keystore: screens get the new accounts, the feed their balances."""
+        if self.reload_accounts():
+            self.chain_feed.refresh()
         if message:
             self.notify(message)
+
+    def reload_accounts(self) -> bool:
+        """Read the keystore's accounts again; True (and watchers run) if they changed."""
+        accounts = self.session.accounts()
+        if accounts == self.accounts:
+            return False
+        self.accounts = accounts
+        return True
+
+    def on_transfer_sent(self, message: TransferSent) -> None:
+        sent = message.sent
+        self.note_online(sent.result.height)
+        try:
+            self.address_book.record_use(sent.plan.to_address)
+        except GonkaError:
+            pass  # a damaged address book must not hide a successful send
+        self.client.invalidate()
+        self.chain_feed.refresh()
+        self.sent = sent
 
     def key_for(self, spec: ActionSpec) -> str:
         return self.config.keys.get(spec.id, spec.key)

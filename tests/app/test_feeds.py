@@ -4,6 +4,7 @@ screens only show what the app keeps. The app tests inject the feed's messages i
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -13,14 +14,27 @@ from textual.widgets import DataTable
 from gonka_tui.core.accounts import Balances
 from gonka_tui.core.chain_snapshot import ChainSnapshot
 from gonka_tui.core.errors import NodeUnreachable
+from gonka_tui.core.transfer import SendPlan, SendResult, SentTransfer
+from gonka_tui.tui.messages import TransferSent
+from gonka_tui.tui.screens.contacts import AddressBookScreen
+from gonka_tui.tui.screens.history import HistoryScreen
 from gonka_tui.tui.feeds import ChainFeed, Feed
 from gonka_tui.tui.screens.dialogs import ErrorModal
 from gonka_tui.tui.screens.wallet import WalletScreen
 from tests.conftest import ABANDON_1200
 from tests.fake_node import FakeNode
-from tests.app.test_tui_chain import COLD, GNK, SIZE, accounts, cell
+from tests.app.test_tui_chain import COLD, GNK, LEGAL_1200, SIZE, accounts, cell
 from tests.tui_helpers import make_app, wait_for, wait_screen
 
+
+
+def sent(from_address: str, to_address: str, txhash: str = "AB" * 32) -> SentTransfer:
+    plan = SendPlan(from_address, to_address, GNK, "", 100_000, 100, True, Decimal("0.001"), "gonka-devnet",
+                    0, 0, 5 * GNK)
+    return SentTransfer(plan, SendResult(txhash, b"", 0, 77, "", None))
+
+
+SENT = sent(ABANDON_1200, COLD)
 PROFILE = SimpleNamespace(nodes=["http://127.0.0.1:1"], chain_id="gonka-devnet")
 
 
@@ -183,5 +197,49 @@ async def test_ctrl_r_and_a_send_ask_the_feed(home, no_reader, monkeypatch):
         asked.clear()
         await pilot.press("ctrl+r")
         assert asked == [True]
-        app.chain_version += 1  # what Send does once a transfer is in a block
-        assert asked == [True, False]
+        app.post_message(TransferSent(SENT))  # what Send does once a transfer is in a block
+        await wait_for(pilot, lambda: asked == [True, False], what="the feed asked after the send")
+
+
+async def test_a_sent_transfer_reloads_the_history_it_touches_and_adds_a_recent_recipient(home, no_reader, monkeypatch):
+    accounts(home)
+    loads: list[str | None] = []
+    original = HistoryScreen.load
+    monkeypatch.setattr(HistoryScreen, "load", lambda self, *a, **k: (loads.append(self.account() and self.account().name),
+                                                                     original(self, *a, **k))[1])
+    app = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.open_history("main")
+        screen = await wait_screen(pilot, HistoryScreen)
+        await wait_for(pilot, lambda: screen.state == "loaded", what="the first page")
+        loads.clear()
+        app.post_message(TransferSent(sent(LEGAL_1200, COLD, "CD" * 32)))  # not main's: nothing to reload
+        await wait_for(pilot, lambda: app.sent is not None and app.sent.result.txhash == "CD" * 32,
+                       what="the app keeps the send")
+        await pilot.pause()
+        assert loads == []
+        app.post_message(TransferSent(SENT))  # main sent it: its history grew
+        await wait_for(pilot, lambda: loads == ["main"], what="main's history loaded again")
+        assert app.height == 77 and app.connection == "online"
+        assert [r.address for r in app.address_book.recent()][:1] == [COLD]
+        app.switch_mode("contacts")
+        book = await wait_screen(pilot, AddressBookScreen)
+        recent = book.query_one("#recent", DataTable)
+        await wait_for(pilot, lambda: recent.row_count == 1, what="the recent recipient listed")
+
+
+async def test_a_key_added_elsewhere_reaches_every_screen_as_one_accounts_snapshot(home, no_reader):
+    ks = accounts(home, savings=False, cold=False)
+    app = make_app(home)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await accounts_table(pilot)
+        assert [r.name for r in app.accounts.records] == ["main"] and table.row_count == 1
+        before = app.accounts
+        app.keys_changed()  # nothing changed: the same snapshot, no watcher runs
+        assert app.accounts is before
+        ks.add_watch("cold", COLD)  # another process (here: the test) adds a key
+        app.keys_changed("Added 'cold'")
+        assert sorted(r.name for r in app.accounts.records) == ["cold", "main"]
+        await wait_for(pilot, lambda: table.row_count == 2, what="the Wallet row of the new key")
+        with pytest.raises(AttributeError):
+            app.accounts.records = ()  # frozen: shared by every screen

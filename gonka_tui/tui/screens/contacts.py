@@ -43,8 +43,8 @@ class AddressBookScreen(GonkaScreen):
             yield Static("", id="book-problem", classes="problem", markup=False)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "chain_version", self.refresh_book, init=False)
-        self.watch(self.app, "keys_version", self.refresh_book, init=False)
+        self.watch(self.app, "sent", self.refresh_book, init=False)  # a recent recipient more
+        self.watch(self.app, "accounts", self.refresh_book, init=False)
         self.refresh_book()
 
     def on_screen_resume(self) -> None:
@@ -65,7 +65,7 @@ class AddressBookScreen(GonkaScreen):
             contacts, recent = [], []
             problem.update(str(exc))
             problem.display = True
-        own = {r.address: r.name for r in self.app.keystore.list()}
+        own = {r.address: r.name for r in self.app.accounts.records}
         named = {c.address: c.name for c in contacts}
 
         table = self.query_one("#contacts", DataTable)

@@ -16,6 +16,7 @@ from gonka_tui.core.errors import GonkaError
 from gonka_tui.core.account_list import AccountPick
 from gonka_tui.core.keystore import KeyRecord
 from gonka_tui.core.recipients import Recipients
+from gonka_tui.core.transfer import SentTransfer
 from gonka_tui.core.txrecords import TxRecord
 from gonka_tui.core.units import format_gnk
 from gonka_tui.tui.actions import HISTORY_ACTIONS
@@ -89,13 +90,14 @@ class HistoryScreen(GonkaScreen):
             yield Static("", id="history-more", classes="muted")
 
     def on_mount(self) -> None:
-        self.watch(self.app, "keys_version", self._load_accounts, init=False)
-        self.watch(self.app, "chain_version", lambda: self.load(), init=False)
+        self.watch(self.app, "accounts", self._load_accounts, init=False)
+        self.watch(self.app, "sent", self._transfer_sent, init=False)
         self._load_accounts()
 
     def on_screen_resume(self) -> None:
         if self.laid_out:
-            self._load_accounts()
+            if not self.app.reload_accounts():  # changed: the watcher loads them
+                self._load_accounts()
             self.load()
 
     def on_width_class_changed(self, wide: bool) -> None:
@@ -104,7 +106,7 @@ class HistoryScreen(GonkaScreen):
     # ----- the account -----
 
     def _load_accounts(self) -> None:
-        accounts = self.app.session.accounts()
+        accounts = self.app.accounts
         records = accounts.records
         select = self.query_one("#account", Select)
         current = select.value if select.value is not Select.BLANK else None
@@ -131,6 +133,11 @@ class HistoryScreen(GonkaScreen):
             return self.app.keystore.get(str(value))
         except GonkaError:
             return None
+
+    def _transfer_sent(self, sent: SentTransfer | None) -> None:
+        rec = self.account()
+        if sent is not None and rec is not None and rec.address in sent.addresses:  # its history grew
+            self.load()
 
     def prefill(self, from_name: str | None = None, to: str | None = None) -> None:
         if from_name:

@@ -19,10 +19,11 @@ from gonka_tui.core.address_book import lookalikes
 from gonka_tui.core.errors import GonkaError, InputError, NodeUnreachable, TxRejected
 from gonka_tui.core.keystore import KeyRecord
 from gonka_tui.core.recipients import Recipient
-from gonka_tui.core.transfer import SELF_SEND, SendPlan, Transfer, plan_max, plan_send, signer_for
+from gonka_tui.core.transfer import SELF_SEND, SendPlan, SentTransfer, Transfer, plan_max, plan_send, signer_for
 from gonka_tui.core.tx import MAX_MEMO_BYTES, validate_memo
 from gonka_tui.core.units import format_gnk, parse_amount
 from gonka_tui.tui.actions import SEND_ACTIONS
+from gonka_tui.tui.messages import TransferSent
 from gonka_tui.tui.screens.base import GonkaScreen
 from gonka_tui.tui.screens.dialogs import ConfirmModal, ErrorModal
 from gonka_tui.tui.screens.picker import Choice, RecipientPicker, when
@@ -99,7 +100,7 @@ class SendScreen(GonkaScreen):
         # Tab walks the fields (From, To, Amount, Memo, Review); Pick and Max have their keys.
         for button in ("#pick-to", "#max"):
             self.query_one(button, Button).can_focus = False
-        self.watch(self.app, "keys_version", self._load_senders, init=False)
+        self.watch(self.app, "accounts", self._load_senders, init=False)
         self._load_senders()
         if self._pending:
             from_name, to = self._pending
@@ -109,7 +110,8 @@ class SendScreen(GonkaScreen):
         self._focus_first_empty()
 
     def on_screen_resume(self) -> None:
-        self._load_senders()
+        if not self.app.reload_accounts():  # changed: the watcher loads them
+            self._load_senders()
         self._validate()
         if self.focused is None:
             self._focus_first_empty()
@@ -125,7 +127,7 @@ class SendScreen(GonkaScreen):
     # ----- accounts that can send -----
 
     def _load_senders(self) -> None:
-        senders = self.app.session.accounts(can_send=True)
+        senders = self.app.accounts.senders()
         self._senders = list(senders.records)
         select = self.query_one("#from", Select)
         current = select.value if select.value is not Select.BLANK else None
@@ -505,13 +507,7 @@ class SendScreen(GonkaScreen):
                 continue
             await progress.close()
             break
-        self.app.note_online(result.height)
-        try:
-            self.app.address_book.record_use(plan.to_address)
-        except GonkaError:
-            pass  # a damaged address book must not hide a successful send
-        self.app.client.invalidate()
-        self.app.chain_version += 1
+        self.post_message(TransferSent(SentTransfer(plan, result)))
         if result.code == 0:
             for field in ("#to", "#amount", "#memo"):
                 self.query_one(field, Input).value = ""

@@ -57,13 +57,14 @@ class WalletScreen(GonkaScreen):
             yield Static("", id="problems", classes="problem", markup=False)
 
     def on_mount(self) -> None:
-        self.watch(self.app, "keys_version", self.refresh_accounts, init=False)
+        self.watch(self.app, "accounts", self.refresh_accounts, init=False)
         self.watch(self.app, "chain", self._show_all_balances, init=False)
         self.watch(self.app, "connection", self._show_all_balances, init=False)
         self.refresh_accounts()
 
     def on_screen_resume(self) -> None:
-        if self.laid_out:  # not the first show: the balances as they are now
+        if self.laid_out:  # not the first show: the accounts and balances as they are now
+            self.app.reload_accounts()
             self.refresh_balances()
 
     def on_width_class_changed(self, wide: bool) -> None:
@@ -100,7 +101,7 @@ class WalletScreen(GonkaScreen):
             pass
 
     def _show_all_balances(self) -> None:
-        for rec in self.app.keystore.list():
+        for rec in self.app.accounts.records:
             self._show_balances(rec)
         self._show_details()
 
@@ -114,8 +115,7 @@ class WalletScreen(GonkaScreen):
     # ----- accounts -----
 
     def refresh_accounts(self) -> None:
-        ks = self.app.keystore
-        records = ks.list()
+        records = self.app.accounts.records
         wide = self.wide_layout()
         table = self.query_one("#accounts", DataTable)
         selected = self.selected()
@@ -139,7 +139,7 @@ class WalletScreen(GonkaScreen):
         self.query_one("#empty").display = not records
         table.display = bool(records)
         self.query_one("#details").display = bool(records)
-        problems = "\n".join(f"⚠ {p.message}" for p in ks.problems)
+        problems = "\n".join(f"⚠ {p.message}" for p in self.app.keystore.problems)
         self.query_one("#problems", Static).update(problems)
         self.query_one("#problems").display = bool(problems)
         self._show_details()

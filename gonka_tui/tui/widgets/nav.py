@@ -17,7 +17,6 @@ class NavBar(Static):
 
     def on_mount(self) -> None:
         self.update(self.tabs_markup())
-        self.watch(self.app, "keys_version", lambda: self.update(self.tabs_markup()), init=False)
 
     def tabs_markup(self) -> str:
         parts = []
