@@ -74,12 +74,12 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
         raise InputError("address has no prefix (it should start with 'gonka1')")
     if len(s) > MAX_BECH32_LENGTH:
         raise InputError(f"address is too long ({len(s)} characters)")
-    if pos + 7 > len(s):
-        raise InputError("address is too short")
     hrp, rest = s[:pos], s[pos + 1 :]
     bad = [c for c in rest if c not in _CHARSET_INDEX]
-    if bad:
+    if bad:  # before the length: "gonka1…12.5" (an amount pasted on) is a stray '.', not a short address
         raise InputError(f"address contains '{bad[0]}', which bech32 does not use (it never uses 1, b, i, o)")
+    if pos + 7 > len(s):
+        raise InputError("address is too short")
     values = [_CHARSET_INDEX[c] for c in rest]
     if _polymod(_hrp_expand(hrp) + values) != 1:
         raise InputError("address checksum is wrong: a character is mistyped or missing")

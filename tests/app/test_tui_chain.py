@@ -160,7 +160,7 @@ async def test_recipient_is_checked_as_you_type(home):
         assert "checksum is wrong" in text(note) and note.has_class("problem")
         await fill(pilot, to="cosmos1gsvdpdxec8hsu57lhxg5xem7refr233zvyjnak")
         assert "checksum" in text(note) or "prefix" in text(note)
-        await fill(pilot, to="gonka1abc")
+        await fill(pilot, to="gonka1acd")
         assert "too short" in text(note)
         await fill(pilot, to="nobody")
         assert "no contact or account is named 'nobody'" in text(note)

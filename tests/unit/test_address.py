@@ -31,6 +31,7 @@ def test_bip173_valid_strings():
     ("gonka k4swv40", "not allowed"),
     ("k4swv40ur28fvu54p8mskjj4lxkgsj07u9f8ny", "no prefix"),
     ("gonka1qqqq", "too short"),
+    ("gonka1gsvdpdxec8hsu57lhxg5xem7refr233zvyjnak12.5", r"contains '\.'"),  # an amount pasted on
 ])
 def test_invalid_addresses(text, message):
     with pytest.raises(InputError, match=message):
