@@ -173,6 +173,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=("tx", "show"))
 
+    miner = sub.add_parser("miner", help="the bundled Proof-of-Compute kernel: compute distances, benchmark",
+                           parents=[common])
+    msub = miner.add_subparsers(dest="miner_command", metavar="SUBCOMMAND", required=True)
+
+    def kernel_options(p, *, needed_preset: bool) -> None:
+        g = p.add_mutually_exclusive_group(required=needed_preset)
+        g.add_argument("--preset", help="cpu (default for bench), testnet or mainnet")
+        g.add_argument("--params", metavar="JSON", help="model params as inline JSON (the keys of a preset's params)")
+        p.add_argument("--threads", type=int, default=None, help="kernel threads (default: 1 for compute, all cores for bench)")
+        p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="auto: CUDA when torch sees a GPU, else the CPU")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = msub.add_parser("compute", parents=[common], help="distances of nonces for a block hash and public key",
+                        description="Recompute PoC v1 distances, as a validator does: how a host checks a rig "
+                        "against known answers.")
+    kernel_options(p, needed_preset=True)
+    p.add_argument("--block-hash", required=True, metavar="HEX", help="the round's block hash, as the chain prints it")
+    p.add_argument("--public-key", required=True, metavar="HEX", help="the participant's compressed public key (hex)")
+    p.add_argument("--nonces", required=True, metavar="SPEC", help="e.g. 0-7 or 3,17,100-120")
+    p.add_argument("--weight-scale", type=float, default=1.0, metavar="K",
+                   help="multiply every weight by K (a test knob that makes layer mistakes visible; 1 in the protocol)")
+    p.set_defaults(handler=("miner", "compute"))
+
+    p = msub.add_parser("bench", parents=[common], help="measure the kernel against this machine's matrix multiply")
+    kernel_options(p, needed_preset=False)
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to run (default 10)")
+    p.add_argument("--batch", type=int, default=None, help="nonces per batch (default 32 on the CPU)")
+    p.set_defaults(handler=("miner", "bench"))
+
     p = sub.add_parser("devnet", help="run a local Gonka-compatible network (chain RPC, REST, node API, faucet)",
                        description="A local Gonka-compatible network in one process: CometBFT RPC at /chain-rpc/, "
                        "Cosmos REST at /chain-api/, the node API at /v1/ and POST /faucet, all on one port. "

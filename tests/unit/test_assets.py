@@ -42,8 +42,10 @@ def test_the_wheel_ships_the_assets_and_an_installed_copy_finds_them(tmp_path):
 
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-        for sheet in STYLESHEETS:
-            assert zf.read(f"gonka_tui/assets/{sheet}") == (REPO / "assets" / sheet).read_bytes()
+        shipped = sorted(p.name for p in (REPO / "assets").iterdir() if p.suffix in (".tcss", ".json"))
+        assert "poc_presets.json" in shipped
+        for asset in shipped:
+            assert zf.read(f"gonka_tui/assets/{asset}") == (REPO / "assets" / asset).read_bytes()
     in_wheel = {name.rsplit("/", 1)[0].replace("/", ".") for name in names if name.endswith("/__init__.py")}
     missing = packages_in_checkout() - in_wheel
     assert not missing, f"add {sorted(missing)} to [tool.setuptools] packages in pyproject.toml"
@@ -54,10 +56,14 @@ def test_the_wheel_ships_the_assets_and_an_installed_copy_finds_them(tmp_path):
     # -I: neither the checkout nor the editable install is on the path; the installed copy comes first.
     code = (f"import sys; sys.path.insert(0, {str(site)!r})\n"
             "from gonka_tui.tui.app import GonkaApp\n"
-            "print(GonkaApp.CSS_PATH)\n")
+            "print(GonkaApp.CSS_PATH)\n"
+            "from gonka_tui.poc.presets import preset\n"
+            "print(preset('mainnet').r_target)\n")
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
-    css = Path(proc.stdout.strip())
+    css_line, r_target = proc.stdout.split()
+    assert float(r_target) == 1.398077  # the kernel presets came with the wheel
+    css = Path(css_line)
     assert css == site / "gonka_tui" / "assets" / "app.tcss"
     assert css.read_bytes() == (REPO / "assets" / "app.tcss").read_bytes()

@@ -1,0 +1,1 @@
+"""The miner: the kernel worker now; the agent next."""

@@ -1,0 +1,77 @@
+"""Choosing a kernel: torch on CUDA (float16, as production runs) when torch and a GPU are present,
+else numpy on the CPU. Every kernel answers `distances(public_key, nonces)` with float64 distances,
+and tells its `device`, `batch` and `dtype`."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from gonka_tui.core.errors import InputError
+from gonka_tui.poc.params import PocParams
+
+DEFAULT_BATCH = 32  # nonces per batch on the CPU: see kernel.py and the bench figures
+
+
+class Kernel(Protocol):
+    device: str
+    dtype: str
+    batch: int
+
+    def distances(self, public_key: str, nonces: Sequence[int]) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def cuda_available() -> bool:
+    """torch sees a GPU. Without torch, or (on Linux) without an NVIDIA driver, False at once:
+    importing torch alone costs seconds."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("torch") is None:
+        return False
+    if sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia"):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def host_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(params: PocParams, bytes_per_value: int, available: int | None, where: str) -> None:
+    """Refuse a model that cannot fit: its weights alone, with a quarter more for activations."""
+    need = params.total_params * bytes_per_value * 5 // 4
+    if available is not None and need > available:
+        raise InputError(f"this model needs about {need / 2**30:.1f} GiB and {where} has "
+                         f"{available / 2**30:.1f} GiB free: use a smaller preset (e.g. cpu), or a GPU with more memory")
+
+
+def open_kernel(params: PocParams, block_hash: str, *, weight_scale: float = 1.0, device: str = "auto",
+                threads: int | None = None, batch: int | None = None) -> Kernel:
+    """device: 'auto' (CUDA when present, else the CPU), 'cpu', 'cuda' or 'torch-cpu' (tests)."""
+    if device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if device == "cpu":
+        from gonka_tui.poc import weights
+        from gonka_tui.poc.kernel import CpuKernel
+
+        check_memory(params, 4, host_memory_bytes(), "this machine")
+        return CpuKernel(weights.build(params, block_hash, weight_scale), block_hash,
+                         batch=batch or DEFAULT_BATCH, threads=threads or 1)
+    if device in ("cuda", "torch-cpu"):
+        try:
+            from gonka_tui.poc.torch_kernel import TorchKernel
+        except ImportError:
+            raise InputError("the GPU kernel needs torch: pip install 'gonka-tui[torch]'") from None
+        return TorchKernel(params, block_hash, weight_scale=weight_scale,
+                           device="cuda" if device == "cuda" else "cpu", batch=batch)
+    raise InputError(f"unknown device '{device}' (auto, cpu, cuda)")

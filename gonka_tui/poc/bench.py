@@ -1,0 +1,91 @@
+"""`gonka miner bench`: the kernel alone, against this machine's own matrix multiply measured in the
+same run at the kernel's largest shape and the same thread count. Prints what a host compares
+across rigs and settings: nonces/s, FLOP/s and the ratio of the two rates."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+from gonka_tui.poc.backends import DEFAULT_BATCH, open_kernel
+from gonka_tui.poc.params import PocParams
+
+BENCH_HASH = "5E8D3C1F9A7B2D4E6F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6"
+BENCH_KEY = "02aab863cd607f7db6e175bdf9daa057e32f0fbeacf7175b5304f7b0e17118f340"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def blas_info() -> dict:
+    from threadpoolctl import threadpool_info
+
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            return {"library": lib.get("internal_api"), "core_type": lib.get("architecture"),
+                    "threads": lib.get("num_threads"), "version": lib.get("version")}
+    return {"library": None, "core_type": None, "threads": None, "version": None}
+
+
+def gemm_flops_per_second(m: int, k: int, n: int, threads: int, seconds: float = 1.0) -> float:
+    """numpy float32 (m×k)·(k×n) with `threads` BLAS threads: the best of repeated runs."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((k, n), dtype=np.float32)
+    out = np.empty((m, n), np.float32)
+    best = 0.0
+    with threadpool_limits(threads, user_api="blas"):
+        np.matmul(a, b, out=out)
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            t = time.perf_counter()
+            np.matmul(a, b, out=out)
+            best = max(best, 2 * m * k * n / (time.perf_counter() - t))
+    return best
+
+
+def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads: int | None = None,
+        batch: int | None = None, device: str = "auto",
+        progress: Callable[[str], None] = lambda _: None) -> dict:
+    threads = threads or available_cores()
+    kernel = open_kernel(params, BENCH_HASH, device=device, threads=threads, batch=batch or DEFAULT_BATCH)
+    try:
+        step = kernel.batch * threads  # one batch per thread per call
+        kernel.distances(BENCH_KEY, range(step))  # warm: buffers, caches, thread pool
+        done, start, next_note = 0, time.perf_counter(), 1.0
+        while (elapsed := time.perf_counter() - start) < seconds:
+            kernel.distances(BENCH_KEY, range(step + done, 2 * step + done))
+            done += step
+            if elapsed >= next_note:
+                progress(f"{done / elapsed:,.0f} nonces/s · {elapsed:.0f}/{seconds:.0f} s")
+                next_note += 1.0
+        elapsed = time.perf_counter() - start
+    finally:
+        kernel.close()
+    rate = done / elapsed
+    flops = params.flops_per_nonce()
+    # The kernel's largest product: the feed-forward up-projection of a whole batch.
+    m, k, n = kernel.batch * params.seq_len, params.dim, 2 * params.ffn_hidden
+    gemm = gemm_flops_per_second(m, k, n, threads) if kernel.device == "cpu" else None
+    return {
+        "preset": preset, "params": params.to_json(), "device": kernel.device, "dtype": kernel.dtype,
+        # BLAS runs single-threaded inside each of the kernel's `threads` threads (see kernel.py)
+        "blas": {**blas_info(), "threads": 1 if kernel.device == "cpu" else None},
+        "threads": threads, "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
+        "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
+        "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": gemm,
+        "ratio": round(rate * flops / gemm, 4) if gemm else None,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024),
+        "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+    }

@@ -1,0 +1,241 @@
+"""The CPU kernel: PoC v1 distances of a batch of nonces with numpy, computing only what the
+distance needs.
+
+- Rows are kept position-major, (seq_len · batch, dim), so the last position of every nonce is one
+  contiguous block: the last layer computes keys and values for all rows but queries, attention,
+  output projection and feed-forward for that block alone, and the output layer only for it.
+- Per-row constants move into the weights once per round: RMSNorm gains are folded into the rows
+  of the matrix that follows, and 1/sqrt(head_dim) into the query columns. The distances move by
+  float32 rounding only (~1e-7), far inside the 1e-6 the validators' recomputation tolerates.
+- Elementwise work stays in cache: the feed-forward runs over tiles of rows into preallocated
+  buffers, and every pass writes in place, float32 throughout.
+- Several threads each run whole sub-batches with single-threaded BLAS: numpy releases the GIL in
+  BLAS, in its ufuncs and in the Generator's draws, so the elementwise work and the random numbers
+  run in parallel too, not only the matrix products.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from gonka_tui.poc import seeds
+from gonka_tui.poc.params import PocParams
+from gonka_tui.poc.weights import Weights
+
+FFN_TILE_BYTES = 256 * 1024  # one tile of the feed-forward's hidden activations: half of a core's L2
+
+
+@dataclass
+class _Layer:
+    wqkv: np.ndarray  # (dim, dim + 2·kv): attention-norm gain folded into rows, 1/sqrt(hd) into q
+    wo: np.ndarray
+    w13: np.ndarray  # (dim, 2·hidden): ffn-norm gain folded into rows
+    w2: np.ndarray
+
+
+def _fold(w: Weights) -> tuple[list[_Layer], np.ndarray]:
+    p = w.params
+    scale = np.float32(1.0 / np.sqrt(p.head_dim))
+    layers = []
+    for lw in w.layers:
+        wqkv = lw.wqkv * lw.attention_norm[:, None]
+        wqkv[:, :p.dim] *= scale
+        layers.append(_Layer(wqkv, lw.wo, lw.w13 * lw.ffn_norm[:, None], lw.w2))
+    return layers, w.output * w.norm[:, None]
+
+
+def rope_tables(p: PocParams) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of position × frequency, (seq_len, head_dim/2), computed in float32 as the reference."""
+    hd = p.head_dim
+    freqs = np.float32(1.0) / (np.float32(p.rope_theta) ** (np.arange(0, hd, 2, dtype=np.float32) / np.float32(hd)))
+    angles = np.outer(np.arange(p.seq_len, dtype=np.float32), freqs)
+    return np.cos(angles), np.sin(angles)
+
+
+class _Scratch:
+    """One thread's buffers for batches of up to `batch` nonces."""
+
+    def __init__(self, p: PocParams, batch: int) -> None:
+        S, D, kv, H = p.seq_len, p.dim, p.kv_dim, p.ffn_hidden
+        M = S * batch
+        self.h = np.empty((M, D), np.float32)  # the residual stream
+        self.xn = np.empty((M, D), np.float32)
+        self.r = np.empty((M, 1), np.float32)
+        self.qkv = np.empty((M, D + 2 * kv), np.float32)
+        self.rot = np.empty((M, D + kv), np.float32)
+        self.scores = np.empty((batch, p.n_heads, S, S), np.float32)
+        self.att = np.empty((M, D), np.float32)
+        self.proj = np.empty((M, D), np.float32)
+        self.tile = max(1, min(M, FFN_TILE_BYTES // (8 * H)))
+        self.ab = np.empty((self.tile, 2 * H), np.float32)
+        self.t = np.empty((self.tile, H), np.float32)
+        self.down = np.empty((self.tile, D), np.float32)
+        self.x64 = np.empty((S, D))
+
+
+class CpuKernel:
+    """Distances for one round (block hash and weights); any public key, any nonces. `threads`
+    kernel threads, each with single-threaded BLAS (set around each call, process-wide)."""
+
+    device = "cpu"
+    dtype = "float32"
+
+    def __init__(self, weights: Weights, block_hash: str, *, batch: int = 32, threads: int = 1) -> None:
+        self.params = p = weights.params
+        self.block_hash = block_hash
+        self.batch, self.threads = max(1, batch), max(1, threads)
+        self.layers, self.output = _fold(weights)
+        self.cos, self.sin = rope_tables(p)
+        self.target = seeds.target(block_hash, p.vocab_size)
+        self.mask = np.triu(np.full((p.seq_len, p.seq_len), -np.inf, np.float32), 1)
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def distances(self, public_key: str, nonces: Sequence[int]) -> np.ndarray:
+        """float64 distance of each nonce to the round's target, in the order given."""
+        from threadpoolctl import threadpool_limits
+
+        nonces = [int(n) for n in nonces]
+        chunks = [nonces[i:i + self.batch] for i in range(0, len(nonces), self.batch)]
+        with threadpool_limits(1, user_api="blas"):
+            if self._pool is None or len(chunks) == 1:
+                parts = [self._chunk(public_key, c) for c in chunks]
+            else:
+                parts = list(self._pool.map(lambda c: self._chunk(public_key, c), chunks))
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    # ----- one batch, in one thread -----
+
+    def _scratch(self) -> _Scratch:
+        s = getattr(self._local, "scratch", None)
+        if s is None:
+            s = self._local.scratch = _Scratch(self.params, self.batch)
+        return s
+
+    def _chunk(self, public_key: str, nonces: list[int]) -> np.ndarray:
+        p, sc = self.params, self._scratch()
+        B, S = len(nonces), p.seq_len
+        M = B * S
+        h = sc.h[:M]
+        rows = h.reshape(S, B, p.dim)
+        for b, nonce in enumerate(nonces):  # position-major: nonce b's row s is h[s·B + b]
+            seeds.rng(seeds.input_seed(self.block_hash, public_key, nonce)).standard_normal(out=sc.x64)
+            rows[:, b, :] = sc.x64
+        for layer in self.layers[:-1]:
+            self._attention(sc, layer, B, last_only=False)
+            self._ffn(sc, layer, h)
+        last = self.layers[-1]
+        self._attention(sc, last, B, last_only=True)
+        tail = h[(S - 1) * B:M]
+        self._ffn(sc, last, tail)
+        xn = self._norm(sc, tail, tail.shape[0])
+        logits = xn @ self.output  # (B, vocab)
+        return self._distances(public_key, nonces, logits)
+
+    def _norm(self, sc: _Scratch, x: np.ndarray, n: int) -> np.ndarray:
+        """x · rsqrt(mean(x²) + eps) into sc.xn (the gain is in the next matrix)."""
+        r = sc.r[:n]
+        np.einsum("ij,ij->i", x, x, out=r[:, 0])
+        r *= np.float32(1.0 / self.params.dim)
+        r += np.float32(self.params.norm_eps)
+        np.sqrt(r, out=r)
+        np.reciprocal(r, out=r)
+        return np.multiply(x, r, out=sc.xn[:n])
+
+    def _attention(self, sc: _Scratch, layer: _Layer, B: int, *, last_only: bool) -> None:
+        p = self.params
+        S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
+        nkv, rep = p.n_kv_heads, p.n_heads // p.n_kv_heads
+        M = S * B
+        h = sc.h[:M]
+        xn = self._norm(sc, h, M)
+        if last_only:  # keys and values of every row; the query of the last rows alone
+            qkv = sc.qkv[:M]
+            np.matmul(xn, layer.wqkv[:, D:], out=qkv[:, D:])
+            np.matmul(xn[(S - 1) * B:], layer.wqkv[:, :D], out=qkv[(S - 1) * B:, :D])
+        else:
+            qkv = np.matmul(xn, layer.wqkv, out=sc.qkv[:M])
+        self._rope(sc, qkv, B, last_only)
+        rot = sc.rot[:M]
+        q = rot[:, :D].reshape(S, B, nkv, rep, hd)
+        k = rot[:, D:].reshape(S, B, nkv, 1, hd)
+        v = qkv[:, D + kv:].reshape(S, B, nkv, 1, hd)
+        if last_only:
+            q = q[S - 1:]
+        Sq = q.shape[0]
+        scores = sc.scores[:B, :, :Sq].reshape(B, nkv, rep, Sq, S)
+        # (B, nkv, rep, Sq, hd) @ (B, nkv, 1, hd, S): query head j uses kv head j // rep
+        np.matmul(q.transpose(1, 2, 3, 0, 4), k.transpose(1, 2, 3, 4, 0), out=scores)
+        if not last_only:
+            scores += self.mask
+        m = scores.max(axis=-1, keepdims=True)
+        scores -= m
+        np.exp(scores, out=scores)
+        total = scores.sum(axis=-1, keepdims=True)
+        np.divide(scores, total, out=scores)
+        att = sc.att[(S - Sq) * B:M].reshape(Sq, B, nkv, rep, hd)
+        np.matmul(scores, v.transpose(1, 2, 3, 0, 4), out=att.transpose(1, 2, 3, 0, 4))
+        rows = slice((S - Sq) * B, M)
+        proj = np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
+        h[rows] += proj
+
+    def _rope(self, sc: _Scratch, qkv: np.ndarray, B: int, last_only: bool) -> None:
+        """Rotate the pairs (2i, 2i+1) of every query and key head by position: into sc.rot."""
+        p = self.params
+        S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
+        M = S * B
+        heads = (D + kv) // hd
+        src = qkv[:M, :D + kv].reshape(S, B, heads, hd // 2, 2)
+        dst = sc.rot[:M].reshape(S, B, heads, hd // 2, 2)
+        if last_only:  # keys of every row, the query of the last rows (their slots of dst alone)
+            self._rotate(src[:, :, D // hd:], dst[:, :, D // hd:], 0)
+            self._rotate(src[S - 1:, :, :D // hd], dst[S - 1:, :, :D // hd], S - 1)
+        else:
+            self._rotate(src, dst, 0)
+
+    def _rotate(self, src: np.ndarray, dst: np.ndarray, start: int) -> None:
+        n = src.shape[0]
+        c = self.cos[start:start + n, None, None, :]
+        s = self.sin[start:start + n, None, None, :]
+        a, b = src[..., 0], src[..., 1]
+        ra, rb = dst[..., 0], dst[..., 1]
+        np.multiply(a, c, out=ra)
+        ra -= b * s
+        np.multiply(b, c, out=rb)
+        rb += a * s
+
+    def _ffn(self, sc: _Scratch, layer: _Layer, h: np.ndarray) -> None:
+        """h += w2(silu(w1 x) * w3 x), x = norm(h), over tiles of rows that stay in cache."""
+        H = self.params.ffn_hidden
+        n = h.shape[0]
+        xn = self._norm(sc, h, n)
+        for start in range(0, n, sc.tile):
+            stop = min(n, start + sc.tile)
+            k = stop - start
+            ab = np.matmul(xn[start:stop], layer.w13, out=sc.ab[:k])
+            a, b, t = ab[:, :H], ab[:, H:], sc.t[:k]
+            np.negative(a, out=t)
+            np.exp(t, out=t)
+            t += np.float32(1.0)
+            np.divide(a, t, out=t)
+            t *= b
+            h[start:stop] += np.matmul(t, layer.w2, out=sc.down[:k])
+
+    def _distances(self, public_key: str, nonces: list[int], logits: np.ndarray) -> np.ndarray:
+        p = self.params
+        out = np.empty(len(nonces))
+        for i, nonce in enumerate(nonces):
+            perm = seeds.permutation(self.block_hash, public_key, nonce, p.vocab_size)
+            row = logits[i, perm]
+            row /= np.linalg.norm(row)
+            out[i] = np.linalg.norm(row - self.target)
+        return out
