@@ -7,8 +7,13 @@ distance needs.
 - Per-row constants move into the weights once per round: RMSNorm gains are folded into the rows
   of the matrix that follows, and 1/sqrt(head_dim) into the query columns. The distances move by
   float32 rounding only (~1e-7), far inside the 1e-6 the validators' recomputation tolerates.
-- Elementwise work stays in cache: the feed-forward runs over tiles of rows into preallocated
-  buffers, and every pass writes in place, float32 throughout.
+- Matrix products run over the whole batch at once (OpenBLAS packs the weight matrix on every call:
+  a few rows per call would spend more time packing than multiplying), while the elementwise work
+  between them runs over tiles of rows that stay in cache, every pass in place, float32 throughout.
+- RoPE's pairs (2i, 2i+1) are regrouped inside every query and key head as [evens ‖ odds] by
+  permuting the weights' columns (a dot product of q and k is the same sum in another order), so
+  the rotation works on contiguous halves instead of every other float.
+- SiLU(a)·b as (−a)·b / (1 + exp(−a)) with the signs folded into w1 and w2: four passes, not five.
 - Several threads each run whole sub-batches with single-threaded BLAS: numpy releases the GIL in
   BLAS, in its ufuncs and in the Generator's draws, so the elementwise work and the random numbers
   run in parallel too, not only the matrix products.
@@ -32,10 +37,11 @@ FFN_TILE_BYTES = 256 * 1024  # one tile of the feed-forward's hidden activations
 
 @dataclass
 class _Layer:
-    wqkv: np.ndarray  # (dim, dim + 2·kv): attention-norm gain folded into rows, 1/sqrt(hd) into q
+    wqkv: np.ndarray  # (dim, dim + 2·kv): attention-norm gain folded into rows, 1/sqrt(hd) into q,
+    # q and k heads' columns as [evens ‖ odds]
     wo: np.ndarray
-    w13: np.ndarray  # (dim, 2·hidden): ffn-norm gain folded into rows
-    w2: np.ndarray
+    w13: np.ndarray  # (dim, 2·hidden): ffn-norm gain folded into rows, w1 negated
+    w2: np.ndarray  # negated: (−a)·b / (1 + exp(−a)) · (−w2) = silu(a)·b · w2
 
 
 def _fold(w: Weights) -> tuple[list[_Layer], np.ndarray]:
@@ -45,8 +51,17 @@ def _fold(w: Weights) -> tuple[list[_Layer], np.ndarray]:
     for lw in w.layers:
         wqkv = lw.wqkv * lw.attention_norm[:, None]
         wqkv[:, :p.dim] *= scale
-        layers.append(_Layer(wqkv, lw.wo, lw.w13 * lw.ffn_norm[:, None], lw.w2))
+        wqkv[:, :p.dim + p.kv_dim] = wqkv[:, _halves(p.dim + p.kv_dim, p.head_dim)]
+        w13 = lw.w13 * lw.ffn_norm[:, None]
+        w13[:, :p.ffn_hidden] *= np.float32(-1)  # negation is exact: the same numbers, other sign
+        layers.append(_Layer(wqkv, lw.wo, w13, -lw.w2))
     return layers, w.output * w.norm[:, None]
+
+
+def _halves(width: int, hd: int) -> np.ndarray:
+    """Column order that puts each head's even columns first, then its odd ones."""
+    heads = np.arange(width).reshape(-1, hd // 2, 2)
+    return np.concatenate([heads[:, :, 0], heads[:, :, 1]], axis=1).reshape(-1)
 
 
 def rope_tables(p: PocParams) -> tuple[np.ndarray, np.ndarray]:
@@ -68,13 +83,13 @@ class _Scratch:
         self.r = np.empty((M, 1), np.float32)
         self.qkv = np.empty((M, D + 2 * kv), np.float32)
         self.rot = np.empty((M, D + kv), np.float32)
+        self.rtmp = np.empty((M, (D + kv) // 2), np.float32)
         self.scores = np.empty((batch, p.n_heads, S, S), np.float32)
         self.att = np.empty((M, D), np.float32)
         self.proj = np.empty((M, D), np.float32)
         self.tile = max(1, min(M, FFN_TILE_BYTES // (8 * H)))
-        self.ab = np.empty((self.tile, 2 * H), np.float32)
-        self.t = np.empty((self.tile, H), np.float32)
-        self.down = np.empty((self.tile, D), np.float32)
+        self.ab = np.empty((M, 2 * H), np.float32)
+        self.t = np.empty((M, H), np.float32)
         self.x64 = np.empty((S, D))
 
 
@@ -194,41 +209,46 @@ class CpuKernel:
         S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
         M = S * B
         heads = (D + kv) // hd
-        src = qkv[:M, :D + kv].reshape(S, B, heads, hd // 2, 2)
-        dst = sc.rot[:M].reshape(S, B, heads, hd // 2, 2)
+        src = qkv[:M, :D + kv].reshape(S, B, heads, 2, hd // 2)
+        dst = sc.rot[:M].reshape(S, B, heads, 2, hd // 2)
+        tmp = sc.rtmp[:M].reshape(S, B, heads, hd // 2)
         if last_only:  # keys of every row, the query of the last rows (their slots of dst alone)
-            self._rotate(src[:, :, D // hd:], dst[:, :, D // hd:], 0)
-            self._rotate(src[S - 1:, :, :D // hd], dst[S - 1:, :, :D // hd], S - 1)
+            q = D // hd
+            self._rotate(src[:, :, q:], dst[:, :, q:], tmp[:, :, q:], 0)
+            self._rotate(src[S - 1:, :, :q], dst[S - 1:, :, :q], tmp[S - 1:, :, :q], S - 1)
         else:
-            self._rotate(src, dst, 0)
+            self._rotate(src, dst, tmp, 0)
 
-    def _rotate(self, src: np.ndarray, dst: np.ndarray, start: int) -> None:
+    def _rotate(self, src: np.ndarray, dst: np.ndarray, tmp: np.ndarray, start: int) -> None:
+        """(a, b) → (a·cos − b·sin, b·cos + a·sin), a the even and b the odd half of each head."""
         n = src.shape[0]
         c = self.cos[start:start + n, None, None, :]
         s = self.sin[start:start + n, None, None, :]
-        a, b = src[..., 0], src[..., 1]
-        ra, rb = dst[..., 0], dst[..., 1]
+        a, b = src[..., 0, :], src[..., 1, :]
+        ra, rb = dst[..., 0, :], dst[..., 1, :]
         np.multiply(a, c, out=ra)
-        ra -= b * s
+        np.multiply(b, s, out=tmp)
+        ra -= tmp
         np.multiply(b, c, out=rb)
-        rb += a * s
+        np.multiply(a, s, out=tmp)
+        rb += tmp
 
     def _ffn(self, sc: _Scratch, layer: _Layer, h: np.ndarray) -> None:
-        """h += w2(silu(w1 x) * w3 x), x = norm(h), over tiles of rows that stay in cache."""
+        """h += w2(silu(w1 x) * w3 x), x = norm(h): both products over all rows, the gate between
+        them over tiles of rows that stay in cache."""
         H = self.params.ffn_hidden
         n = h.shape[0]
         xn = self._norm(sc, h, n)
+        ab = np.matmul(xn, layer.w13, out=sc.ab[:n])  # −a ‖ b
+        t_all = sc.t[:n]
         for start in range(0, n, sc.tile):
             stop = min(n, start + sc.tile)
-            k = stop - start
-            ab = np.matmul(xn[start:stop], layer.w13, out=sc.ab[:k])
-            a, b, t = ab[:, :H], ab[:, H:], sc.t[:k]
-            np.negative(a, out=t)
-            np.exp(t, out=t)
+            na, b, t = ab[start:stop, :H], ab[start:stop, H:], t_all[start:stop]
+            np.exp(na, out=t)
             t += np.float32(1.0)
-            np.divide(a, t, out=t)
-            t *= b
-            h[start:stop] += np.matmul(t, layer.w2, out=sc.down[:k])
+            na *= b
+            np.divide(na, t, out=t)
+        h += np.matmul(t_all, layer.w2, out=sc.proj[:n])
 
     def _distances(self, public_key: str, nonces: list[int], logits: np.ndarray) -> np.ndarray:
         p = self.params
