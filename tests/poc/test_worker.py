@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.poc.conftest import KNOWN_ANSWERS
+
 REPO = Path(__file__).resolve().parents[2]
-KNOWN = json.loads((REPO.parent / "shared" / "data" / "poc-v1-known-answers.json").read_text())
+KNOWN = KNOWN_ANSWERS  # the copy in tests/data travels with the repo
 CASE = next(c for c in KNOWN["cases"] if c["preset"] == "tiny" and c["weight_scale"] == 1 and c["nonces"] == "0-15")
 TINY, BLOCK_HASH, PUBLIC_KEY = CASE["params"], CASE["block_hash"], CASE["public_key"]
 DIST = dict(enumerate(CASE["dist"]))  # nonce -> the reference's distance
