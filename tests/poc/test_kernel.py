@@ -94,3 +94,22 @@ def test_ffn_tiles_do_not_change_a_distance(monkeypatch):
     monkeypatch.setattr(kernel_module, "FFN_TILE_BYTES", 3 * 8 * w.params.ffn_hidden)  # 3-row tiles
     tiled = CpuKernel(w, HASH, batch=6).distances(KEY, range(6))
     assert np.abs(whole - tiled).max() < EXACT
+
+
+def test_the_softmax_shortcut_changes_nothing_and_large_scores_stay_finite(monkeypatch):
+    import gonka_tui.poc.kernel as kernel_module
+
+    w = tiny_weights()
+    monkeypatch.setattr(kernel_module, "SOFTMAX_SHIFT_ABOVE", float("inf"))  # never subtract the row max
+    plain = CpuKernel(w, HASH).distances(KEY, range(6))
+    monkeypatch.setattr(kernel_module, "SOFTMAX_SHIFT_ABOVE", float("-inf"))  # always subtract it
+    shifted = CpuKernel(w, HASH).distances(KEY, range(6))
+    assert np.abs(plain - shifted).max() < EXACT
+    huge = weights.build(PocParams.from_mapping(TINY), HASH, 60.0)  # scores far above exp's float32 range
+    with np.errstate(all="ignore"):
+        monkeypatch.setattr(kernel_module, "SOFTMAX_SHIFT_ABOVE", float("inf"))
+        assert not np.isfinite(CpuKernel(huge, HASH).distances(KEY, range(4))).all()  # the shift is needed here
+    monkeypatch.undo()
+    got = CpuKernel(huge, HASH).distances(KEY, range(4))
+    assert np.isfinite(got).all()
+    assert np.abs(got - plain_distances(huge, HASH, KEY, list(range(4)))).max() < EXACT
