@@ -68,8 +68,10 @@ Requests (stdin)
 {"type": "stop"}: end the current run (after the batch being computed) and answer `stopped`; also
   answered when nothing runs. The round stays loaded; a later generate resumes from "next_k".
 
-{"type": "exit"}: exit at once with code 0, dropping queued requests; no answer. End of file on
-  stdin does the same.
+{"type": "exit"}: exit with code 0 once every request before it is answered (a run in progress
+  ends after its current batch with `stopped`, reason "exit"); no answer of its own. End of file on
+  stdin does the same, so `printf '…' | python -m gonka_tui.miner.kernel_worker` answers every line.
+  To abandon a request in progress (a long build), end the process (SIGTERM).
 
 Answers and streams (stdout)
 ----------------------------
@@ -94,7 +96,7 @@ stats       {"type", "generating": bool (false in a run's last), "nonces": int, 
 validated   {"type", "id", "public_key": str, "nonces": [int], "received_dist": [float] (as claimed),
              "dist": [float] (recomputed), "r_target": float, "fraud_threshold": float,
              "n_invalid": int, "probability_honest": float, "fraud_detected": bool, "seconds": float}
-stopped     {"type", "id" (null when the run ended by itself), "reason": "stop"|"count"|"exhausted"
+stopped     {"type", "id" (null when the run ended by itself), "reason": "stop"|"count"|"exhausted"|"exit"
              |"error", "was_generating": bool, "next_k": int|null (null: no round), "nonces": int,
              "valid": int, "elapsed_s": float (this run; 0 when nothing ran)}
              No `batch` of that run follows it.
@@ -501,6 +503,10 @@ class Worker:
             self._validate(job)
         elif isinstance(job, Stop):
             self._stop(job)
+        elif isinstance(job, Exit):
+            with self._lock:
+                self._end_run("exit", job.id)
+            self.exit(0, "asked to exit")
 
     def _init(self, job: Init) -> None:
         from gonka_tui.poc.backends import open_kernel
@@ -640,8 +646,9 @@ def _read_lines(worker: Worker, stdin: BinaryIO) -> None:
             line = stdin.readline(MAX_LINE_BYTES + 1)
         except OSError as e:
             worker.exit(0, f"stdin failed: {e}")
-        if not line:
-            worker.exit(0, "end of input")
+        if not line:  # like exit: after what came before it
+            worker.submit(Exit(None))
+            threading.Event().wait()  # the compute thread ends the process
         if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
             while line and not line.endswith(b"\n"):  # drop the rest of the long line
                 line = stdin.readline(MAX_LINE_BYTES)
@@ -650,9 +657,9 @@ def _read_lines(worker: Worker, stdin: BinaryIO) -> None:
         if not line.strip():
             continue
         request = parse_request(line)
-        if isinstance(request, Exit):
-            worker.exit(0, "asked to exit")
         worker.submit(request)
+        if isinstance(request, Exit):
+            threading.Event().wait()  # nothing after exit is read; the compute thread ends the process
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -299,3 +299,21 @@ def test_malformed_requests_get_one_error_each_and_the_worker_goes_on(worker):
     assert got["id"] == 9 and abs(got["dist"][0] - DIST[0]) < 1e-6
     worker.proc.stdin.close()  # end of file: a clean exit
     assert worker.wait_exit() == 0
+
+
+def test_piped_requests_are_all_answered_before_end_of_input_ends_the_worker():
+    """`printf '…' | python -m gonka_tui.miner.kernel_worker`: exit and end of input come after
+    what was sent before them, so nothing queued is lost."""
+    init = {"type": "init", "params": TINY, "block_hash": BLOCK_HASH, "public_key": PUBLIC_KEY,
+            "r_target": R_TARGET, "device": "cpu", "id": 1}
+    validate = {"type": "validate", "public_key": PUBLIC_KEY, "nonces": BELOW[:2],
+                "dist": [DIST[n] for n in BELOW[:2]], "id": 2}
+    lines = [json.dumps(init), json.dumps(validate), "garbage", json.dumps({"type": "generate", "count": 4, "id": 3})]
+    proc = subprocess.run([sys.executable, "-m", "gonka_tui.miner.kernel_worker"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    answers = [m for m in map(json.loads, proc.stdout.splitlines()) if m["type"] not in STREAMS]
+    assert [(m["type"], m.get("id")) for m in answers] == [
+        ("ready", 1), ("validated", 2), ("error", None), ("generating", 3), ("stopped", None)]
+    assert answers[1]["n_invalid"] == 0 and not answers[1]["fraud_detected"]
+    assert answers[-1]["reason"] in ("count", "exit")
