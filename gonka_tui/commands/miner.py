@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from gonka_tui.core.errors import InputError
 
 HEX = re.compile(r"[0-9a-fA-F]+")
+SLOW_BUILD_PARAMS = 100_000_000  # about a second to build on a CPU
 
 
 def _params(args):
@@ -63,13 +65,15 @@ def compute(ctx, args) -> int:
         raise InputError("--weight-scale must be a positive number")
     device = _device(args)
     _gpu_preset_guard(name, device)
-    ctx.progress(f"building the {name or 'custom'} model for block {block_hash[:8]}…")
+    began = time.monotonic()
+    if params.total_params > SLOW_BUILD_PARAMS:  # progress only for what takes over a second
+        ctx.progress(f"building the {name or 'custom'} model ({params.total_params / 1e9:.1f} B parameters)…")
     kernel = open_kernel(params, block_hash, weight_scale=scale, device=device, threads=args.threads)
     try:
         dist: list[float] = []
         step = kernel.batch * max(1, args.threads or 1)
         for i in range(0, len(nonces), step):
-            if len(nonces) > step:
+            if time.monotonic() - began >= 1.0:
                 ctx.progress(f"{i:,}/{len(nonces):,} nonces")
             dist.extend(float(d) for d in kernel.distances(public_key, nonces[i:i + step]))
     finally:

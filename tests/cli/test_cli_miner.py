@@ -27,7 +27,7 @@ def test_compute_reproduces_the_known_answers(gonka, case):
 def test_compute_takes_lists_and_ranges_and_prints_plain_lines(gonka):
     r = gonka("miner", "compute", "--params", TINY_JSON, "--block-hash", HASH, "--public-key", KEY,
               "--nonces", "3,0-1")
-    assert r.code == 0, r.err
+    assert r.code == 0 and r.err == ""  # no progress for what takes under a second
     lines = [line.split("\t") for line in r.out.splitlines()]
     assert [int(n) for n, _ in lines] == [3, 0, 1]
     assert abs(float(lines[0][1]) - CASES[0]["dist"][3]) < 1e-6
