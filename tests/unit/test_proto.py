@@ -29,3 +29,25 @@ def test_field_numbers_match_the_chain():
                        "extension_options": 1023, "non_critical_extension_options": 2047}
     assert {f.name: f.number for f in vesting_pb2.ContinuousVestingAccount.DESCRIPTOR.fields} == {
         "base_vesting_account": 1, "start_time": 2}
+
+
+def test_the_miner_messages_have_the_chains_field_numbers_and_wire_form():
+    from gonka_tui.core.proto.inference.inference import tx_pb2
+
+    def numbers(message) -> dict:
+        return {f.name: f.number for f in message.DESCRIPTOR.fields}
+
+    assert numbers(tx_pb2.MsgSubmitNewParticipant) == {"creator": 1, "url": 2, "validator_key": 3, "worker_key": 4}
+    assert numbers(tx_pb2.MsgSubmitSeed) == {"creator": 1, "epoch_index": 2, "signature": 3}
+    assert numbers(tx_pb2.MsgSubmitPocBatch) == {"creator": 1, "poc_stage_start_block_height": 2, "batch_id": 3,
+                                                  "nonces": 4, "dist": 5, "node_id": 6}
+    assert numbers(tx_pb2.MsgSubmitPocValidation) == {
+        "creator": 1, "participant_address": 2, "poc_stage_start_block_height": 3, "nonces": 4, "dist": 5,
+        "received_dist": 6, "r_target": 7, "fraud_threshold": 8, "n_invalid": 9, "probability_honest": 10,
+        "fraud_detected": 11}
+    assert numbers(tx_pb2.MsgClaimRewards) == {"creator": 1, "seed": 2, "epoch_index": 3}
+    assert numbers(tx_pb2.MsgClaimRewardsResponse) == {"amount": 1, "result": 2}
+    assert tx_pb2.MsgSubmitPocBatch.DESCRIPTOR.full_name == "inference.inference.MsgSubmitPocBatch"
+    # proto3 packs repeated scalars: nonces 300 and 1 → tag 0x22, length 3, varints; dist 1.5 → tag 0x2a, 8 bytes
+    batch = tx_pb2.MsgSubmitPocBatch(poc_stage_start_block_height=7, nonces=[300, 1], dist=[1.5])
+    assert batch.SerializeToString() == bytes.fromhex("1007" "2203ac0201" "2a08000000000000f83f")
