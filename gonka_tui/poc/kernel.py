@@ -145,7 +145,7 @@ class CpuKernel:
         tail = h[(S - 1) * B:M]
         self._ffn(sc, last, tail)
         xn = self._norm(sc, tail, tail.shape[0])
-        logits = xn @ self.output  # (B, vocab)
+        logits = np.matmul(xn, self.output)  # (B, vocab)
         return self._distances(public_key, nonces, logits)
 
     def _norm(self, sc: _Scratch, x: np.ndarray, n: int) -> np.ndarray:

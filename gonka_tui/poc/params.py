@@ -123,12 +123,12 @@ class PocParams:
     def flops_per_nonce(self, *, pruned: bool = True) -> int:
         """2 × the multiply-adds of every matrix product our kernel computes for one nonce:
         all layers in full but the last, whose keys and values are all computed and the rest for the
-        last row only; attention QKᵀ and AV over the causal half (row i sees i+1 keys); the output for
-        the last row. `pruned=False`: what the reference computes (all rows, all logits, full QKᵀ)."""
+        last row only; attention QKᵀ and AV as computed (the whole seq_len × seq_len square, the mask
+        applied after); the output for the last row. `pruned=False`: what the reference computes
+        (all rows, all logits)."""
         s, d, kv, h, hd = self.seq_len, self.dim, self.kv_dim, self.ffn_hidden, self.head_dim
-        q_rows = s * (s + 1) // 2  # causal: keys seen, summed over rows
         proj = d * d + 2 * d * kv + d * d + 3 * d * h  # q, k, v, o, w1, w2, w3 per row
-        full_layer = s * proj + 2 * self.n_heads * hd * (q_rows if pruned else s * s)
+        full_layer = s * proj + 2 * self.n_heads * hd * s * s
         if not pruned:
             return 2 * (self.n_layers * full_layer + s * d * self.vocab_size)
         last_layer = s * 2 * d * kv + (d * d + d * d + 3 * d * h) + 2 * self.n_heads * hd * s

@@ -113,3 +113,23 @@ def test_the_softmax_shortcut_changes_nothing_and_large_scores_stay_finite(monke
     got = CpuKernel(huge, HASH).distances(KEY, range(4))
     assert np.isfinite(got).all()
     assert np.abs(got - plain_distances(huge, HASH, KEY, list(range(4)))).max() < EXACT
+
+
+@pytest.mark.parametrize("shape", [TINY, dict(TINY, n_kv_heads=2, seq_len=5)], ids=["mha", "gqa"])
+def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, monkeypatch):
+    import gonka_tui.poc.kernel as kernel_module
+
+    params = PocParams.from_mapping(shape)
+    kernel = CpuKernel(weights.build(params, HASH), HASH, batch=3)
+    counted = []
+    real = np.matmul
+
+    def counting(a, b, **kwargs):
+        out = real(a, b, **kwargs)
+        counted.append(2 * out.size * a.shape[-1])  # every output element is a dot product of length k
+        return out
+
+    monkeypatch.setattr(kernel_module.np, "matmul", counting)
+    kernel.distances(KEY, range(3))
+    monkeypatch.undo()
+    assert sum(counted) == 3 * params.flops_per_nonce()
