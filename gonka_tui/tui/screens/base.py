@@ -63,12 +63,14 @@ class GonkaScreen(ErrorsAsModals, Screen[ResultT], Generic[ResultT]):
         return bool(self._wide)
 
     def wide_layout(self) -> bool:
-        """Lay out for the current width: call when (re)building what depends on it."""
-        self._wide = self.size.width >= WIDE
+        """Lay out for the current width: call when (re)building what depends on it. The terminal's
+        width (a screen fills it): the screen's own size is 0 until its first layout, and a table
+        filled before then would be filled narrow."""
+        self._wide = self.app.size.width >= WIDE
         return self._wide
 
     def on_resize(self) -> None:
-        wide = self.size.width >= WIDE
+        wide = self.app.size.width >= WIDE
         if wide != self._wide:
             self.on_width_class_changed(wide)
 
