@@ -97,7 +97,7 @@ def bench(ctx, args) -> int:
     _gpu_preset_guard(name, device)
     try:
         result = kernel_bench.run(params, preset=name, seconds=args.seconds, threads=args.threads,
-                                  batch=args.batch, device=device, progress=ctx.progress)
+                                  batch=args.batch, device=device, parallel=args.parallel, progress=ctx.progress)
     finally:
         ctx.end_progress()
     if args.json:

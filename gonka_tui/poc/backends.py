@@ -56,17 +56,27 @@ def check_memory(params: PocParams, bytes_per_value: int, available: int | None,
 
 
 def open_kernel(params: PocParams, block_hash: str, *, weight_scale: float = 1.0, device: str = "auto",
-                threads: int | None = None, batch: int | None = None) -> Kernel:
-    """device: 'auto' (CUDA when present, else the CPU), 'cpu', 'cuda' or 'torch-cpu' (tests)."""
+                threads: int | None = None, batch: int | None = None, parallel: str = "processes") -> Kernel:
+    """device: 'auto' (CUDA when present, else the CPU), 'cpu', 'cuda' or 'torch-cpu' (tests).
+    On the CPU, `threads` > 1 runs that many single-threaded kernels: as processes (the default,
+    ~10 % faster: no GIL) or as threads of this process (`parallel="threads"`)."""
     if device == "auto":
         device = "cuda" if cuda_available() else "cpu"
     if device == "cpu":
         from gonka_tui.poc import weights
         from gonka_tui.poc.kernel import CpuKernel
 
-        check_memory(params, 4, host_memory_bytes(), "this machine")
+        if parallel not in ("processes", "threads"):
+            raise InputError(f"unknown parallel mode '{parallel}' (processes, threads)")
+        threads = threads or 1
+        check_memory(params, 4 * threads if parallel == "processes" else 4, host_memory_bytes(), "this machine")
+        if threads > 1 and parallel == "processes":
+            from gonka_tui.poc.kernel_processes import ProcessKernel
+
+            return ProcessKernel(params, block_hash, weight_scale=weight_scale, batch=batch or DEFAULT_BATCH,
+                                 processes=threads)
         return CpuKernel(weights.build(params, block_hash, weight_scale), block_hash,
-                         batch=batch or DEFAULT_BATCH, threads=threads or 1)
+                         batch=batch or DEFAULT_BATCH, threads=threads)
     if device in ("cuda", "torch-cpu"):
         try:
             from gonka_tui.poc.torch_kernel import TorchKernel

@@ -56,10 +56,11 @@ def gemm_flops_per_second(m: int, k: int, n: int, threads: int, seconds: float =
 
 
 def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads: int | None = None,
-        batch: int | None = None, device: str = "auto",
+        batch: int | None = None, device: str = "auto", parallel: str = "processes",
         progress: Callable[[str], None] = lambda _: None) -> dict:
     threads = threads or available_cores()
-    kernel = open_kernel(params, BENCH_HASH, device=device, threads=threads, batch=batch or DEFAULT_BATCH)
+    kernel = open_kernel(params, BENCH_HASH, device=device, threads=threads, batch=batch or DEFAULT_BATCH,
+                         parallel=parallel)
     try:
         step = kernel.batch * threads  # one batch per thread per call
         kernel.distances(BENCH_KEY, range(step))  # warm: buffers, caches, thread pool
@@ -80,12 +81,14 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
     gemm = gemm_flops_per_second(m, k, n, threads) if kernel.device == "cpu" else None
     return {
         "preset": preset, "params": params.to_json(), "device": kernel.device, "dtype": kernel.dtype,
-        # BLAS runs single-threaded inside each of the kernel's `threads` threads (see kernel.py)
+        # BLAS runs single-threaded in each of the kernel's `threads` processes or threads
         "blas": {**blas_info(), "threads": 1 if kernel.device == "cpu" else None},
-        "threads": threads, "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
+        "threads": threads, "parallel": parallel if threads > 1 and kernel.device == "cpu" else None,
+        "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
         "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
         "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": gemm,
         "ratio": round(rate * flops / gemm, 4) if gemm else None,
+        # this process's peak: each helper process of a multi-core CPU kernel holds about as much
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024),
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
     }
