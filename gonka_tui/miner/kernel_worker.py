@@ -68,8 +68,9 @@ Requests (stdin)
 {"type": "stop"}: end the current run (after the batch being computed) and answer `stopped`; also
   answered when nothing runs. The round stays loaded; a later generate resumes from "next_k".
 
-{"type": "exit"}: exit with code 0 once every request before it is answered (a run in progress
-  ends after its current batch with `stopped`, reason "exit"); no answer of its own. End of file on
+{"type": "exit"}: exit with code 0 once every request before it is answered: a run with a "count"
+  finishes first (its `stopped` says "count"); an open-ended run ends after its current batch with
+  `stopped`, reason "exit". No answer of its own. End of file on
   stdin does the same, so `printf '…' | python -m gonka_tui.miner.kernel_worker` answers every line.
   To abandon a request in progress (a long build), end the process (SIGTERM).
 
@@ -408,6 +409,7 @@ class Worker:
         self._round: _Round | None = None
         self._run: _Run | None = None
         self._state = "empty"
+        self._exit_when_idle = False  # exit asked while a counted run was going
         self._started = time.monotonic()
 
     # --- output ---
@@ -491,6 +493,8 @@ class Worker:
                 if job is None:
                     with self._lock:
                         self._end_run("error", None)
+            if self._exit_when_idle and self._run is None:
+                self.exit(0, "asked to exit, the counted run done")
 
     def _handle(self, job: Request) -> None:
         if isinstance(job, Invalid):
@@ -505,6 +509,10 @@ class Worker:
             self._stop(job)
         elif isinstance(job, Exit):
             with self._lock:
+                run = self._run
+                if run is not None and run.count is not None:  # a counted run finishes first
+                    self._exit_when_idle = True
+                    return
                 self._end_run("exit", job.id)
             self.exit(0, "asked to exit")
 
