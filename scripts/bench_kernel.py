@@ -12,7 +12,8 @@ import statistics
 import subprocess
 import sys
 
-FIELDS = ("nonces_per_second", "flops_per_second", "gemm_flops_per_second", "ratio", "peak_rss_bytes")
+FIELDS = ("nonces_per_second", "flops_per_second", "gemm_flops_per_second", "gemm_peak_flops_per_second", "ratio",
+          "ratio_to_peak", "peak_rss_bytes")
 
 
 def bench(preset: str, threads: int, seconds: float, env: dict) -> dict:

@@ -107,5 +107,6 @@ def bench(ctx, args) -> int:
         ctx.out(f"{result['preset'] or 'custom'} on {result['device']} ({blas['library']} {blas['core_type']}), "
                 f"{result['threads']} thread(s), batch {result['batch']}: {result['nonces_per_second']:,.0f} nonces/s, "
                 f"{result['flops_per_second'] / 1e9:.1f} GFLOP/s"
-                + (f" = {result['ratio']:.2f} of this machine's matrix multiply" if result["ratio"] else ""))
+                + (f" = {result['ratio']:.2f} of this machine's sustained matrix multiply"
+                   f" ({result['ratio_to_peak']:.2f} of its fastest)" if result["ratio"] else ""))
     return 0
