@@ -60,6 +60,12 @@ def gemm_flops_per_second(m: int, k: int, n: int, threads: int, seconds: float =
     return flops * runs / elapsed, best
 
 
+def _fused(kernel) -> bool | None:
+    cpu = getattr(kernel, "local", kernel)  # a multi-process kernel: its own in-process kernel says
+    value = getattr(cpu, "fused", None)
+    return None if value is None else bool(value)
+
+
 def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads: int | None = None,
         batch: int | None = None, device: str = "auto", parallel: str = "processes",
         progress: Callable[[str], None] = lambda _: None) -> dict:
@@ -90,6 +96,8 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
         # BLAS runs single-threaded in each of the kernel's `threads` processes or threads
         "blas": {**blas_info(), "threads": 1 if kernel.device == "cpu" else None},
         "threads": threads, "parallel": parallel if threads > 1 and kernel.device == "cpu" else None,
+        # the compiled elementwise loops (gonka_tui/poc/fused.py) or numpy's; None off the CPU
+        "fused": _fused(kernel),
         "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
         "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
         "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": gemm,

@@ -16,6 +16,14 @@ distance needs.
 - Several threads each run whole sub-batches with single-threaded BLAS: numpy releases the GIL in
   BLAS, in its ufuncs and in the Generator's draws, so the elementwise work and the random numbers
   run in parallel too, not only the matrix products.
+
+Two paths for the elementwise work between the matrix products (RMSNorm, RoPE, the causal softmax,
+the FFN gate), with the same matrix products around them:
+- numpy (always there): the steps above, a few ufunc passes each.
+- fused (`fused=True`, the default where the optional C extension gonka_tui.poc._fused was built
+  and GONKA_POC_FUSED is not 0): one vectorised loop per step, with its own exp (gonka_tui/poc/fused.py
+  has the figures). The softmax leaves masked columns out instead of adding −inf, and the gate runs
+  over all rows at once. The distances differ from numpy's by float32 rounding only.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from gonka_tui.poc import fused as fused_loops
 from gonka_tui.poc import seeds
 from gonka_tui.poc.params import PocParams
 from gonka_tui.poc.weights import Weights
@@ -86,18 +95,27 @@ class _Scratch:
 
 class CpuKernel:
     """Distances for one round (block hash and weights); any public key, any nonces. `threads`
-    kernel threads, each with single-threaded BLAS (set around each call, process-wide)."""
+    kernel threads, each with single-threaded BLAS (set around each call, process-wide).
+    `fused`: the compiled elementwise loops (True), numpy's (False), or the first where built (None)."""
 
     device = "cpu"
     dtype = "float32"
 
-    def __init__(self, weights: Weights, block_hash: str, *, batch: int = 32, threads: int = 1) -> None:
+    def __init__(self, weights: Weights, block_hash: str, *, batch: int = 32, threads: int = 1,
+                 fused: bool | None = None) -> None:
+        if fused is None:
+            fused = fused_loops.available()
+        elif fused and not fused_loops.built():
+            raise RuntimeError("the compiled kernel loops (gonka_tui.poc._fused) are not built: "
+                               "reinstall the package with a C compiler, or use fused=False")
+        self.fused = bool(fused)
         self.params = p = weights.params
         self.block_hash = block_hash
         self.batch, self.threads = max(1, batch), max(1, threads)
         self.layers, self.output = _fold(weights)
         cos, sin = rope_tables(p)
         self.turns = (cos + 1j * sin).astype(np.complex64)  # (seq_len, head_dim/2)
+        self.turns_f32 = self.turns.view(np.float32)  # (seq_len, head_dim): cos, sin interleaved
         self.target = seeds.target(block_hash, p.vocab_size)
         self.mask = np.triu(np.full((p.seq_len, p.seq_len), -np.inf, np.float32), 1)
         self._local = threading.local()
@@ -150,6 +168,8 @@ class CpuKernel:
 
     def _norm(self, sc: _Scratch, x: np.ndarray, n: int) -> np.ndarray:
         """x · rsqrt(mean(x²) + eps) into sc.xn (the gain is in the next matrix)."""
+        if self.fused:
+            return fused_loops.rmsnorm(x, sc.xn[:n], self.params.norm_eps)
         r = sc.r[:n]
         np.einsum("ij,ij->i", x, x, out=r[:, 0])
         r *= np.float32(1.0 / self.params.dim)
@@ -179,11 +199,23 @@ class CpuKernel:
         if last_only:
             q = q[S - 1:]
         Sq = q.shape[0]
-        scores = sc.scores[:B, :, :Sq].reshape(B, nkv, rep, Sq, S)
+        scores = sc.scores.reshape(-1)[:B * p.n_heads * Sq * S].reshape(B, nkv, rep, Sq, S)  # contiguous
         # (B, nkv, rep, Sq, hd) @ (B, nkv, 1, hd, S): query head j uses kv head j // rep
         np.matmul(q.transpose(1, 2, 3, 0, 4), k.transpose(1, 2, 3, 4, 0), out=scores)
+        self._softmax(scores, last_only)
+        att = sc.att[(S - Sq) * B:M].reshape(Sq, B, nkv, rep, hd)
+        np.matmul(scores, v.transpose(1, 2, 3, 0, 4), out=att.transpose(1, 2, 3, 0, 4))
+        rows = slice((S - Sq) * B, M)
+        proj = np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
+        h[rows] += proj
+
+    def _softmax(self, scores: np.ndarray, last_only: bool) -> None:
+        """Causal softmax over the last axis, in place; scores (..., Sq, S) of the last Sq positions."""
         # softmax(x) = exp(x − c) / Σ exp(x − c) for any c: subtracting each row's maximum (two
         # passes) only matters when exp could overflow, so it is skipped while every score is small.
+        if self.fused:
+            fused_loops.softmax(scores, SOFTMAX_SHIFT_ABOVE)
+            return
         if not last_only:
             scores += self.mask
         if scores.max() > SOFTMAX_SHIFT_ABOVE:
@@ -191,11 +223,6 @@ class CpuKernel:
         np.exp(scores, out=scores)
         total = scores.sum(axis=-1, keepdims=True)
         np.divide(scores, total, out=scores)
-        att = sc.att[(S - Sq) * B:M].reshape(Sq, B, nkv, rep, hd)
-        np.matmul(scores, v.transpose(1, 2, 3, 0, 4), out=att.transpose(1, 2, 3, 0, 4))
-        rows = slice((S - Sq) * B, M)
-        proj = np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
-        h[rows] += proj
 
     def _rope(self, sc: _Scratch, qkv: np.ndarray, B: int, last_only: bool) -> None:
         """Rotate the pairs (2i, 2i+1) of every query and key head by position: into sc.rot."""
@@ -203,6 +230,14 @@ class CpuKernel:
         S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
         M = S * B
         heads = (D + kv) // hd
+        if self.fused:
+            rot = sc.rot[:M]
+            if last_only:  # as below: keys of every row, the query of the last rows
+                fused_loops.rope(qkv[:M, D:D + kv], rot[:, D:], self.turns_f32, B)
+                fused_loops.rope(qkv[(S - 1) * B:M, :D], rot[(S - 1) * B:, :D], self.turns_f32, B, S - 1)
+            else:
+                fused_loops.rope(qkv[:M, :D + kv], rot, self.turns_f32, B)
+            return
         # (a, b) → (a·cos − b·sin, b·cos + a·sin) is (a + ib)·(cos + i·sin)
         src = qkv[:M].view(np.complex64)[:, :(D + kv) // 2].reshape(S, B, heads, hd // 2)
         dst = sc.rot[:M].view(np.complex64).reshape(S, B, heads, hd // 2)
@@ -215,13 +250,21 @@ class CpuKernel:
             np.multiply(src, turns, out=dst)
 
     def _ffn(self, sc: _Scratch, layer: _Layer, h: np.ndarray) -> None:
-        """h += w2(silu(w1 x) * w3 x), x = norm(h): both products over all rows, the gate between
-        them over tiles of rows that stay in cache."""
-        H = self.params.ffn_hidden
+        """h += w2(silu(w1 x) * w3 x), x = norm(h): both products over all rows, the gate between."""
         n = h.shape[0]
         xn = self._norm(sc, h, n)
         ab = np.matmul(xn, layer.w13, out=sc.ab[:n])  # −a ‖ b
         t_all = sc.t[:n]
+        self._gate(sc, ab, t_all)
+        h += np.matmul(t_all, layer.w2, out=sc.proj[:n])
+
+    def _gate(self, sc: _Scratch, ab: np.ndarray, t_all: np.ndarray) -> None:
+        """t = silu(a)·b from ab = −a ‖ b: in one pass (fused), or over tiles of rows that stay in cache
+        (numpy, four passes)."""
+        if self.fused:
+            fused_loops.gate(ab, t_all)
+            return
+        H, n = t_all.shape[1], t_all.shape[0]
         for start in range(0, n, sc.tile):
             stop = min(n, start + sc.tile)
             na, b, t = ab[start:stop, :H], ab[start:stop, H:], t_all[start:stop]
@@ -229,7 +272,6 @@ class CpuKernel:
             t += np.float32(1.0)
             na *= b
             np.divide(na, t, out=t)
-        h += np.matmul(t_all, layer.w2, out=sc.proj[:n])
 
     def _distances(self, public_key: str, nonces: list[int], logits: np.ndarray) -> np.ndarray:
         p = self.params

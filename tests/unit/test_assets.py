@@ -29,7 +29,7 @@ def test_the_app_styles_itself_from_the_assets_folder():
 def test_the_wheel_ships_the_assets_and_an_installed_copy_finds_them(tmp_path):
     # Built from a copy outside the checkout, so that no build/ or egg-info lands in it.
     src = tmp_path / "src"
-    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so")
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
