@@ -124,6 +124,20 @@ class NetworkProfile:
 
 
 @dataclass(frozen=True)
+class MinerSettings:
+    """[miner]: the agent's watchdog, its API port and how long its recordings are kept."""
+
+    restart_limit: int = 5  # a kernel given up after this many restarts …
+    restart_window_minutes: int = 10  # … within this many minutes
+    status_port: int = 26680
+    retention_hours: int = 24
+
+
+MINER_LIMITS = {"restart_limit": (1, 1000), "restart_window_minutes": (1, 24 * 60), "status_port": (1, 65535),
+                "retention_hours": (1, 24 * 365)}
+
+
+@dataclass(frozen=True)
 class Config:
     file: Path
     default_network: str = "devnet"
@@ -134,6 +148,7 @@ class Config:
     request_deadline_seconds: float = REQUEST_DEADLINE_SECONDS
     networks: dict[str, NetworkProfile] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    miner: MinerSettings = MinerSettings()
 
     def network(self, name: str | None = None) -> NetworkProfile:
         name = name or self.default_network
@@ -216,7 +231,7 @@ def load_config(home: Home) -> Config:
         return ConfigError(f"{_where(file, text, key, section)}: {message}")
 
     known = {"default_network", "default_key", "auto_lock_minutes", "remember_unlock", "theme",
-             "request_deadline_seconds", "networks", "keys"}
+             "request_deadline_seconds", "networks", "keys", "miner"}
     for key in data:
         if key not in known:
             raise bad(key, f"unknown setting '{key}' (known: {', '.join(sorted(known))})")
@@ -264,8 +279,17 @@ def load_config(home: Home) -> Config:
     keys = data.get("keys", {})
     if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items()):
         raise bad("keys", "[keys] maps action ids to key names, e.g. \"wallet.create\" = \"c\"")
+    miner = data.get("miner", {})
+    if not isinstance(miner, dict):
+        raise bad("miner", "[miner] must be a table")
+    for key, value in miner.items():
+        if key not in MINER_LIMITS:
+            raise bad(key, f"[miner]: unknown setting '{key}' (known: {', '.join(MINER_LIMITS)})", "miner")
+        low, high = MINER_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise bad(key, f"[miner]: {key} must be a whole number from {low} to {high}", "miner")
     return Config(file, default_network, default_key, auto_lock, remember, theme, float(deadline), networks,
-                  dict(keys))
+                  dict(keys), MinerSettings(**miner))
 
 
 def ensure_config(home: Home) -> None:

@@ -70,7 +70,8 @@ class NodePool:
                  expected: str | None = None, *, timeout: float = ATTEMPT_TIMEOUT,
                  deadline: float = DEFAULT_DEADLINE, transport: httpx.AsyncBaseTransport | None = None,
                  cache_ttl: float = 2.0, max_backoff: float = 60.0, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Any] = asyncio.sleep, unreachable_hint: str = "") -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep, unreachable_hint: str = "",
+                 headers: dict[str, str] | None = None) -> None:
         # A lone node with no identity to check is simply believed (--node, the devnet profile);
         # otherwise every node proves its identity before it is used.
         trusted = probe is None or (len(urls) == 1 and expected is None)
@@ -81,7 +82,7 @@ class NodePool:
         self._timeout = timeout
         self.deadline = deadline
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport,
-                                       headers={"User-Agent": f"gonka/{__version__}"})
+                                       headers={"User-Agent": f"gonka/{__version__}", **(headers or {})})
         self._cache: dict[tuple, _CacheEntry] = {}
         self._cache_ttl = cache_ttl
         self._max_backoff = max_backoff
