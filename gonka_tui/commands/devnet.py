@@ -44,6 +44,46 @@ def parse_port(text: str) -> int:
     return parse_uint(text, what="--port", maximum=65535)
 
 
+def parse_poc_config(args):
+    """The PocConfig the flags ask for, or None when no PoC flag was given (a resumed devnet keeps its own)."""
+    from dataclasses import replace
+
+    from gonka_tui.core.units import parse_amount
+    from gonka_tui.devnet.epochs import EpochParams, PocConfig, parse_poc_params
+
+    names = ("epoch_blocks", "poc_blocks", "validation_blocks", "poc_preset", "poc_params", "epoch_reward",
+             "reward_vesting_epochs")
+    if all(getattr(args, n, None) is None for n in names):
+        return None
+    epochs = EpochParams()
+    for flag, field_name in (("epoch_blocks", "epoch_length"), ("poc_blocks", "poc_stage_duration"),
+                             ("validation_blocks", "poc_validation_duration")):
+        text = getattr(args, flag)
+        if text is not None:
+            value = parse_uint(text, what=f"--{flag.replace('_', '-')}", minimum=1, maximum=10**9)
+            epochs = replace(epochs, **{field_name: value})
+    kwargs: dict = {"epochs": epochs}
+    if args.poc_preset is not None and args.poc_params is not None:
+        raise InputError("give --poc-preset or --poc-params, not both")
+    if args.poc_params is not None:
+        params, r_target, sample = parse_poc_params(args.poc_params)
+        kwargs.update(preset=None, params=params, r_target=r_target)
+        if sample is not None:
+            kwargs["validation_sample_size"] = sample
+    elif args.poc_preset is not None:
+        from gonka_tui.poc import presets
+
+        presets.preset(args.poc_preset)  # an unknown name: one clear line
+        kwargs["preset"] = args.poc_preset
+    if args.epoch_reward is not None:
+        text = args.epoch_reward.strip()
+        kwargs["epoch_reward"] = parse_amount(text if text[-1:].isalpha() else f"{text}gnk")
+    if args.reward_vesting_epochs is not None:
+        kwargs["reward_vesting_epochs"] = parse_uint(args.reward_vesting_epochs, what="--reward-vesting-epochs",
+                                                     maximum=1000)
+    return PocConfig(**kwargs)
+
+
 def run(ctx: Context, args) -> int:
     from gonka_tui.core.units import format_gnk
     from gonka_tui.devnet.chain import Chain
@@ -56,6 +96,7 @@ def run(ctx: Context, args) -> int:
     port = parse_port(args.port)
     funds = [parse_fund(f) for f in args.fund or []] + [parse_fund_vesting(f) for f in args.fund_vesting or []]
     home = Path(args.devnet_home).expanduser().resolve() if args.devnet_home else ctx.home.devnet_dir
+    poc = parse_poc_config(args)
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=ctx.stderr, flush=True)
@@ -68,7 +109,8 @@ def run(ctx: Context, args) -> int:
         raise GonkaError(f"cannot listen on {args.host}:{port}: {exc.strerror or exc}; is another devnet running? "
                          "(choose another --port)") from None
     try:
-        chain, notes = Chain.open(home, chain_id=args.chain_id, min_gas_price=min_gas_price, funds=funds, log=log)
+        chain, notes = Chain.open(home, chain_id=args.chain_id, min_gas_price=min_gas_price, funds=funds, log=log,
+                                  poc=poc)
     except BaseException:
         sock.close()
         raise
@@ -82,6 +124,13 @@ def run(ctx: Context, args) -> int:
         out(f"height:         {chain.height}")
         out(f"node address:   {chain.node_address} (the faucet: POST {url}/faucet)")
         out(f"block time:     {block_time:g} s; min gas price {args.min_gas_price} ngonka/gas")
+        cfg = chain.poc_config
+        E = cfg.epochs
+        out(f"epochs:         {E.epoch_length} blocks (PoC {E.poc_stage_duration}, validation "
+            f"{E.poc_validation_duration}); first round at block {E.first_poc_start}")
+        out(f"PoC model:      {cfg.preset or 'custom params'}, r_target {cfg.r_target}; reward "
+            f"{format_gnk(cfg.epoch_reward)} per epoch"
+            + (f", vesting over {cfg.reward_vesting_epochs} epochs" if cfg.reward_vesting_epochs else ", liquid"))
         if fresh:
             for fund in funds:
                 vesting = f", vesting over {fund.vesting_seconds} s" if fund.vesting_seconds else ""

@@ -21,6 +21,7 @@ from gonka_tui.core.proto.cosmos.base.v1beta1 import coin_pb2
 from gonka_tui.core.proto.cosmos.crypto.secp256k1 import keys_pb2
 from gonka_tui.core.proto.cosmos.tx.signing.v1beta1 import signing_pb2
 from gonka_tui.core.proto.cosmos.tx.v1beta1 import tx_pb2
+from gonka_tui.core.proto.inference.inference import tx_pb2 as inference_tx
 from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.units import BASE_DENOM
 
@@ -29,6 +30,29 @@ SECP256K1_PUBKEY = "/cosmos.crypto.secp256k1.PubKey"
 MAX_MEMO_BYTES = 256
 _CHAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
 SIGN_MODE_DIRECT = signing_pb2.SIGN_MODE_DIRECT
+
+# The chain's own messages a miner sends (x/inference); each is signed by its `creator`.
+MSG_SUBMIT_NEW_PARTICIPANT = "/inference.inference.MsgSubmitNewParticipant"
+MSG_SUBMIT_SEED = "/inference.inference.MsgSubmitSeed"
+MSG_SUBMIT_POC_BATCH = "/inference.inference.MsgSubmitPocBatch"
+MSG_SUBMIT_POC_VALIDATION = "/inference.inference.MsgSubmitPocValidation"
+MSG_CLAIM_REWARDS = "/inference.inference.MsgClaimRewards"
+
+# Every message type the decoder knows, by type URL.
+MESSAGE_TYPES = {
+    MSG_SEND: bank_tx.MsgSend,
+    MSG_SUBMIT_NEW_PARTICIPANT: inference_tx.MsgSubmitNewParticipant,
+    MSG_SUBMIT_SEED: inference_tx.MsgSubmitSeed,
+    MSG_SUBMIT_POC_BATCH: inference_tx.MsgSubmitPocBatch,
+    MSG_SUBMIT_POC_VALIDATION: inference_tx.MsgSubmitPocValidation,
+    MSG_CLAIM_REWARDS: inference_tx.MsgClaimRewards,
+}
+
+
+def message_signer(type_url: str, msg) -> str:
+    """The address that must sign a decoded message (the SDK's GetSigners): MsgSend's from_address, the
+    inference messages' creator."""
+    return msg.from_address if type_url == MSG_SEND else msg.creator
 
 
 class TxDecodeError(InputError):
@@ -183,15 +207,18 @@ class DecodedTx:
         """(type_url, decoded message or None for types we do not know)."""
         out: list[tuple[str, object]] = []
         for m in self.body.messages:
-            if m.type_url == MSG_SEND:
-                msg = bank_tx.MsgSend()
-                try:
-                    msg.ParseFromString(m.value)
-                except DecodeError:
-                    raise TxDecodeError("a MsgSend inside the transaction is malformed") from None
-                out.append((m.type_url, msg))
-            else:
+            cls = MESSAGE_TYPES.get(m.type_url)
+            if cls is None:
                 out.append((m.type_url, None))
+                continue
+            msg = cls()
+            try:
+                msg.ParseFromString(m.value)
+            except (DecodeError, RuntimeWarning, ValueError):
+                raise TxDecodeError(f"a {cls.__name__} inside the transaction is malformed") from None
+            if m.type_url != MSG_SEND and _has_unknown(msg):  # the signer signed fields we would ignore
+                raise TxDecodeError(f"a {cls.__name__} inside the transaction has unknown fields")
+            out.append((m.type_url, msg))
         return out
 
 

@@ -11,4 +11,10 @@ Simulate, and the gas model), `events`, `blocks` (headers, hashes, times), `stor
 `genesis` (fresh state and node key), `shapes` (JSON shapes shared by the APIs), `abci`
 (abci_query paths), `rpc`, `rest`, `node_api`, `limits` (body and mempool caps), `server`
 (Starlette app, block timer, uvicorn), `testkit` (keys, signed sends and waiting, for tests).
+
+PoC rounds: `epochs` (stage formulas, the PoC config fixed at genesis), `poc_state` (PoC records with
+check/scratch overlays, persisted per block), `poc_rules` (the x/inference messages' checks and
+effects), `poc_engine` (the end-of-block stages: rounds, validation, weights, settlement, burning,
+vesting), `poc_validator` (recomputation in a spawned worker process, off the block loop), `poc_api`
+(epochs, participants, params, performance summaries, streamvesting queries).
 """

@@ -5,7 +5,7 @@ all pass, applies the transaction to that view. The order and the codes (codespa
 
  2 tx parse error             (anything the decoder refuses; also a tx over 1 MiB → 21)
 15 no signatures supplied      4 wrong number of signatures vs signer infos
- 6 unrecognized message type  (only /cosmos.bank.v1beta1.MsgSend exists here)
+ 6 unrecognized message type  (MsgSend, and the x/inference messages of `poc_rules.py`)
 12 memo too large (> 256 bytes); 30 timeout height passed; 31 extension options; 37 unordered/tips
  7 invalid address            10 invalid coins (ngonka only, > 0)      13 invalid fee coins
  4 number of signers: the signers are the messages' senders in order of first appearance, one
@@ -23,6 +23,11 @@ For each signer i, in order:
  5 insufficient funds: for each signer, its debits (the fee for the payer, plus every amount it sends
    in any message) > its spendable balance (vesting-locked coins excluded); all are checked before
    anything moves, and coins a signer receives in the same tx do not count
+
+The x/inference messages (MsgSubmitNewParticipant, MsgSubmitSeed, MsgSubmitPocBatch,
+MsgClaimRewards) are signed by their creator (7 for a bad one); a tx made only of them needs no fee;
+their own checks and effects are in `poc_rules.py` (codespace "inference"), run after the ones above
+in the same scratch layer. MsgSubmitPocValidation is refused (4): the devnet is the only validator.
 
 A refused transaction changes nothing. A passing one pays its fee from the first signer to the fee
 collector, increments every signer's sequence, records every signer's pubkey, and moves the coins;
@@ -53,13 +58,14 @@ from gonka_tui.core.address import address_from_pubkey, normalize_address
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.network_constants import ADDRESS_HRP, BASE_DENOM
 from gonka_tui.core.secp256k1 import verify
-from gonka_tui.core.tx import MAX_MEMO_BYTES, SIGN_MODE_DIRECT, TxDecodeError, decode_tx
+from gonka_tui.core.tx import MAX_MEMO_BYTES, MSG_SEND, SIGN_MODE_DIRECT, TxDecodeError, decode_tx
 from gonka_tui.core.proto.cosmos.tx.signing.v1beta1 import signing_pb2
 
-from . import codes
+from . import codes, poc_rules
 from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, LedgerAccount
 from .codes import TxError
 from .events import Event, ante_events, coins_str, fee_events, send_events
+from .epochs import PocConfig
 from .ledger import InvariantError, Overlay
 
 MAX_TX_BYTES = 1024 * 1024  # CometBFT mempool max_tx_bytes
@@ -77,6 +83,20 @@ _SEND_RESPONSE = any_pb2.Any(type_url="/cosmos.bank.v1beta1.MsgSendResponse").Se
 _SEND_RESPONSE_ENTRY = b"\x12" + bytes([len(_SEND_RESPONSE)]) + _SEND_RESPONSE
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _response_entry(response: any_pb2.Any) -> bytes:
+    data = response.SerializeToString()
+    return b"\x12" + _varint(len(data)) + data
+
+
 class Mode(enum.IntEnum):
     CHECK = 0
     DELIVER = 1
@@ -92,6 +112,7 @@ class Outcome:
     events: tuple[Event, ...] | list[Event] = ()
     data: bytes = b""
     sender: str | None = None
+    space: str = codes.CODESPACE
 
     @property
     def ok(self) -> bool:
@@ -99,7 +120,7 @@ class Outcome:
 
     @property
     def codespace(self) -> str:
-        return codes.CODESPACE if self.code else ""
+        return self.space if self.code else ""
 
 
 def gas_for(tx_bytes_len: int, signature_count: int, message_sizes: list[int]) -> int:
@@ -123,8 +144,10 @@ def _parse_amount(text: str, what: str) -> int:
 class Rules:
     """The chain rules for one chain id and minimum gas price; keeps the caches between calls."""
 
-    def __init__(self, chain_id: str, min_gas_price: Fraction = Fraction(0), hrp: str = ADDRESS_HRP) -> None:
+    def __init__(self, chain_id: str, min_gas_price: Fraction = Fraction(0), hrp: str = ADDRESS_HRP,
+                 poc: PocConfig | None = None) -> None:
         self.chain_id = chain_id
+        self.poc = poc if poc is not None else PocConfig()
         self.min_gas_price = Fraction(min_gas_price)
         self.hrp = hrp
         self._addresses: dict[str, str | InputError] = {}
@@ -194,7 +217,7 @@ class Rules:
         try:
             return self._execute(view, tx, tx_bytes, mode, digest or hashlib.sha256(tx_bytes).digest())
         except TxError as exc:
-            return Outcome(exc.code, exc.log, gas_wanted, exc.gas_used)
+            return Outcome(exc.code, exc.log, gas_wanted, exc.gas_used, space=exc.codespace)
         except InvariantError as exc:  # a rule let through what the ledger refuses: nothing was written
             return Outcome(codes.INSUFFICIENT_FUNDS,
                            codes.sdk_log(codes.INSUFFICIENT_FUNDS, f"refused by the ledger: {exc}"), gas_wanted)
@@ -235,9 +258,17 @@ class Rules:
         if auth.HasField("tip"):
             raise TxError(codes.NOT_SUPPORTED, "tips are not supported on the devnet")
 
-        # Messages: addresses, then coins.
-        transfers: list[tuple[str, str, int]] = []
-        for _, msg in msgs:
+        # Messages: addresses, then coins. transfers[i] is message i's (signer, recipient, amount); the
+        # recipient is None and the amount 0 for the x/inference messages.
+        transfers: list[tuple[str, str | None, int]] = []
+        for type_url, msg in msgs:
+            if type_url != MSG_SEND:
+                if type_url == poc_rules.MSG_SUBMIT_POC_VALIDATION:
+                    poc_rules.refuse_validation()
+                creator = poc_rules.check_creator(self.canonical_address, msg.creator)
+                msg.creator = creator  # the canonical form keys the PoC records
+                transfers.append((creator, None, 0))
+                continue
             try:
                 sender = self.canonical_address(msg.from_address)
             except InputError as exc:
@@ -247,8 +278,10 @@ class Rules:
             except InputError as exc:
                 raise TxError(codes.INVALID_ADDRESS, f"invalid to address: {exc}") from None
             transfers.append((sender, recipient, 0))
-        for i, (_, msg) in enumerate(msgs):
-            transfers[i] = (transfers[i][0], transfers[i][1], self._send_amount(msg.amount))
+        for i, (type_url, msg) in enumerate(msgs):
+            if type_url == MSG_SEND:
+                transfers[i] = (transfers[i][0], transfers[i][1], self._send_amount(msg.amount))
+        free = all(type_url in poc_rules.FREE_MESSAGES for type_url, _ in msgs)
 
         fee = auth.fee
         fee_total = 0
@@ -306,7 +339,7 @@ class Rules:
         if mode != Mode.SIMULATE:
             for info, account, pubkey, sig in zip(tx.signers, accounts, pubkeys, sigs):
                 self._check_signature(tx, digest, info.sign_mode, account, pubkey, sig, gas_used)
-            required = required_fee(self.min_gas_price, gas_limit)
+            required = 0 if free else required_fee(self.min_gas_price, gas_limit)
             if fee_total < required:
                 raise TxError(codes.INSUFFICIENT_FEE,
                               f"insufficient fees; got: {fee_total}{BASE_DENOM} required: {required}{BASE_DENOM}",
@@ -352,13 +385,24 @@ class Rules:
             me.sequence += 1
             if me.pubkey is None and pubkey is not None:
                 me.pubkey = pubkey
-        for i, (src, dst, amount) in enumerate(transfers):
-            mutable(src).balance -= amount
-            mutable(dst).balance += amount
-            events += send_events(i, src, dst, coins_str(amount))
+        data = b""
+        context = None
+        signer_keys = dict(zip(signers, pubkeys))
+        for i, ((type_url, msg), (src, dst, amount)) in enumerate(zip(msgs, transfers)):
+            if type_url == MSG_SEND:
+                mutable(src).balance -= amount
+                mutable(dst).balance += amount
+                events += send_events(i, src, dst, coins_str(amount))
+                data += _SEND_RESPONSE_ENTRY
+                continue
+            if context is None:
+                context = poc_rules.MessageContext(next_height, self.poc, scratch, mutable, mode == Mode.SIMULATE)
+            msg_events, response = poc_rules.apply(context, i, type_url, msg, signer_keys[src])
+            events += msg_events
+            data += _response_entry(response)
         scratch.put_many(touched.values())
         scratch.commit()
-        return Outcome(0, "", gas_limit, gas_used, events, _SEND_RESPONSE_ENTRY * len(msgs), payer)
+        return Outcome(0, "", gas_limit, gas_used, events, data, payer)
 
     def _signer_pubkey(self, index: int, address: str, account: LedgerAccount, supplied: bytes | None,
                        mode: Mode) -> bytes | None:

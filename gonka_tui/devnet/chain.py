@@ -32,10 +32,13 @@ from . import codes
 from .accounts import LedgerAccount
 from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
+from .epochs import PocConfig
 from .events import index_pairs, to_json
 from .genesis import DB_FILE, Fund, genesis_accounts, load_or_create_node_key
 from .ledger import InvariantError, Ledger, Overlay
 from .limits import MAX_MEMPOOL_TXS
+from .poc_engine import PocEngine
+from .poc_state import PocState, key_from_text
 from .search import parse_query
 from .store import SCHEMA_VERSION, Store
 
@@ -55,10 +58,11 @@ class CheckTxReply:
     log: str
     gas_wanted: int = 0
     gas_used: int = 0
+    space: str = codes.CODESPACE
 
     @property
     def codespace(self) -> str:
-        return codes.CODESPACE if self.code else ""
+        return self.space if self.code else ""
 
 
 @dataclass(frozen=True)
@@ -139,14 +143,25 @@ class Chain:
         self.earliest = BlockInfo.from_row(earliest) if earliest else latest
         self.created = False  # True when this open made the genesis
         self._lock = None
+        self.base_url = ""  # set by the server: the node's own inference_url
+        self.poc_config = rules.poc
+        self.poc = PocEngine(rules.poc, ledger, self._block_hash_at, self.node_address, self.log)
+
+    def _block_hash_at(self, height: int) -> bytes | None:
+        if height == self.latest.height:
+            return self.latest.hash
+        row = self.store.block(height)
+        return bytes(row[1]) if row else None
 
     # ----- opening -----
 
     @classmethod
     def open(cls, home: Path, *, chain_id: str | None = None, min_gas_price: Fraction = Fraction(0),
-             funds: list[Fund] = (), log: Callable[[str], None] | None = None) -> tuple[Chain, list[str]]:
+             funds: list[Fund] = (), log: Callable[[str], None] | None = None,
+             poc: PocConfig | None = None) -> tuple[Chain, list[str]]:
         """Open the devnet in `home`, making genesis when the state is fresh. Returns notes for the user:
-        on an existing state, funds for accounts that exist are ignored and new ones get a faucet transfer."""
+        on an existing state, funds for accounts that exist are ignored and new ones get a faucet transfer;
+        the PoC configuration is the one fixed at genesis (`poc`, or the defaults), whatever is passed later."""
         home = Path(home)
         if chain_id is not None:
             validate_chain_id(chain_id)
@@ -163,7 +178,8 @@ class Chain:
         try:
             meta = store.meta()
             if "height" not in meta:
-                chain = cls._genesis(store, signer, chain_id or DEVNET_CHAIN_ID, min_gas_price, list(funds), log)
+                chain = cls._genesis(store, signer, chain_id or DEVNET_CHAIN_ID, min_gas_price, list(funds), log,
+                                     poc or PocConfig())
                 chain.created = True
                 chain._lock = lock
                 return chain, notes
@@ -183,11 +199,19 @@ class Chain:
                                 block_time_ns=int(meta["block_time_ns"]),
                                 last_block_hash=bytes.fromhex(meta["last_block_hash"]),
                                 app_hash=bytes.fromhex(meta["app_hash"]))
+                stored_poc = PocConfig.from_json(json.loads(meta["poc_config"]))
+                ledger.poc = PocState({key_from_text(k): json.loads(v) for k, v in store.load_poc()})
             except InvariantError as exc:  # never serve a state the rules could not have written
                 raise InputError(f"the devnet state in {home} is damaged: {exc}; use a fresh --home") from None
+            except (KeyError, ValueError, TypeError, InputError) as exc:
+                raise InputError(f"the devnet's PoC state in {home} is damaged ({exc}); use a fresh --home") from None
+            if poc is not None and poc != stored_poc:
+                notes.append("the epoch and PoC flags are ignored: this devnet keeps the ones it was created with "
+                             "(use a fresh --home for others)")
             latest = BlockInfo.from_row(store.block(ledger.height))
-            chain = cls(store, ledger, Rules(stored_chain, min_gas_price), signer,
+            chain = cls(store, ledger, Rules(stored_chain, min_gas_price, poc=stored_poc), signer,
                         genesis_time_ns=int(meta["genesis_time_ns"]), latest=latest, log=log)
+            chain.poc.resume()
         except BaseException:
             store.close()
             lock.close()
@@ -211,7 +235,7 @@ class Chain:
 
     @classmethod
     def _genesis(cls, store: Store, signer, chain_id: str, min_gas_price: Fraction, funds: list[Fund],
-                 log) -> Chain:
+                 log, poc: PocConfig) -> Chain:
         validate_chain_id(chain_id)
         now = _now_ns()
         accounts = genesis_accounts(signer, funds, now // 1_000_000_000)
@@ -219,7 +243,7 @@ class Chain:
                         last_block_hash=b"", app_hash=b"")
         ledger.dirty.update(a.address for a in accounts)
         genesis_block = BlockInfo(0, b"", now, b"", b"", b"", 0)
-        chain = cls(store, ledger, Rules(chain_id, min_gas_price), signer, genesis_time_ns=now,
+        chain = cls(store, ledger, Rules(chain_id, min_gas_price, poc=poc), signer, genesis_time_ns=now,
                     latest=genesis_block, log=log)
         chain.produce_block(now)  # block 1 commits the genesis state
         chain.earliest = chain.latest
@@ -234,6 +258,7 @@ class Chain:
         return self.latest.height
 
     def close(self) -> None:
+        self.poc.close()
         self.store.close()
         if self._lock is not None:
             self._lock.close()
@@ -255,7 +280,7 @@ class Chain:
             self.mempool_hashes.add(txhash)
         else:
             self.log(f"refused tx {txhash[:12]}…: code {out.code}: {out.log}")
-        return CheckTxReply(txhash, out.code, out.log, out.gas_wanted, out.gas_used)
+        return CheckTxReply(txhash, out.code, out.log, out.gas_wanted, out.gas_used, out.space)
 
     def simulate(self, tx_bytes: bytes) -> Outcome:
         return self.rules.run(Overlay(self.check), tx_bytes, Mode.SIMULATE)
@@ -284,8 +309,11 @@ class Chain:
             }
             tx_rows.append((p.hash, height, idx, p.tx_bytes, json.dumps(result, separators=(",", ":"))))
             event_rows.extend((k, v, height, idx) for k, v in index_pairs(out.events))
+        self.poc.end_block(height)  # the PoC stages: in this block's state and its one SQLite transaction
         changed = ledger.take_dirty()
-        app_hash = state_hash(ledger.app_hash, [a.record() for a in changed])
+        poc_changes = ledger.poc.take_dirty()
+        app_hash = state_hash(ledger.app_hash, [a.record() for a in changed]
+                              + [("poc", k, v) for k, v in poc_changes[0]] + [("poc-", k) for k in poc_changes[1]])
         header = Header(self.chain_id, height, time_ns, self.latest.hash, merkle_root([p.digest for p in pending]),
                         app_hash, self.proposer, len(pending))
         block_hash = header.hash()
@@ -293,8 +321,9 @@ class Chain:
             "schema_version": SCHEMA_VERSION, "chain_id": self.chain_id, "genesis_time_ns": str(self.genesis_time_ns),
             "height": str(height), "block_time_ns": str(time_ns), "last_block_hash": block_hash.hex(),
             "app_hash": app_hash.hex(), "next_account_number": str(ledger.next_number),
+            "poc_config": self.poc_config.dumps(),
         }
-        self.store.commit_block(header.to_row(), tx_rows, event_rows, changed, meta)
+        self.store.commit_block(header.to_row(), tx_rows, event_rows, changed, meta, poc_changes)
         ledger.app_hash, ledger.last_block_hash = app_hash, block_hash
         self.latest = BlockInfo(height, block_hash, time_ns, header.last_block_hash, header.data_hash, app_hash,
                                 len(pending))

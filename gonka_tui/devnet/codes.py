@@ -51,20 +51,46 @@ DESCRIPTION = {
 }
 
 
-def sdk_log(code: int, detail: str = "") -> str:
+# x/inference's own errors (codespace "inference"), with the chain's codes (types/errors.go).
+INFERENCE_CODESPACE = "inference"
+PARTICIPANT_NOT_FOUND = 1103
+POC_WRONG_START = 1107
+POC_TOO_LATE = 1108
+POC_NONCE_NOT_ACCEPTED = 1109
+CLAIM_SIGNATURE_INVALID = 1116
+EPOCH_NOT_FOUND = 1136
+ILLEGAL_STATE = 1137
+
+INFERENCE_DESCRIPTION = {
+    PARTICIPANT_NOT_FOUND: "participant not found",
+    POC_WRONG_START: "PoC start block height does not match the current round",
+    POC_TOO_LATE: "POC submission is too late",
+    POC_NONCE_NOT_ACCEPTED: "POC nonce not accepted",
+    CLAIM_SIGNATURE_INVALID: "claim signature invalid",
+    EPOCH_NOT_FOUND: "epoch not found",
+    ILLEGAL_STATE: "illegal state for the operation requested",
+}
+
+
+def sdk_log(code: int, detail: str = "", codespace: str = CODESPACE) -> str:
     """The log an SDK node writes for a wrapped error: 'detail: description' (or the description)."""
-    desc = DESCRIPTION[code]
+    desc = (INFERENCE_DESCRIPTION if codespace == INFERENCE_CODESPACE else DESCRIPTION)[code]
     return f"{detail}: {desc}" if detail else desc
 
 
 class TxError(Exception):
     """A transaction refused by the chain rules; nothing was changed."""
 
-    def __init__(self, code: int, detail: str = "", *, gas_used: int = 0) -> None:
+    def __init__(self, code: int, detail: str = "", *, gas_used: int = 0, codespace: str = CODESPACE) -> None:
         self.code = code
-        self.log = sdk_log(code, detail)
+        self.codespace = codespace
+        self.log = sdk_log(code, detail, codespace)
         self.gas_used = gas_used
         super().__init__(self.log)
+
+
+def inference_error(code: int, detail: str = "") -> TxError:
+    return TxError(code, detail, codespace=INFERENCE_CODESPACE)
 
 
 class QueryError(Exception):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from gonka_tui.core.errors import InputError
 
 from .accounts import LedgerAccount
+from .poc_state import PocOverlay, PocState
 
 
 class InvariantError(Exception):
@@ -51,6 +52,7 @@ class Ledger:
         self.last_block_hash = last_block_hash
         self.app_hash = app_hash
         self.dirty: set[str] = set()
+        self.poc = PocState()  # PoC records (participants, batches, epochs, rewards)
 
     @property
     def block_time_s(self) -> int:
@@ -89,6 +91,7 @@ class Overlay:
         self.base = base
         self.accounts: dict[str, LedgerAccount] = {}
         self.next_number = base.next_number
+        self.poc = PocOverlay(base.poc)
 
     @property
     def block_time_s(self) -> int:
@@ -114,6 +117,7 @@ class Overlay:
         """Write this layer into its base in one step (the base checks every account before writing any)."""
         self.base.put_many(self.accounts.values())
         self.base.next_number = self.next_number
+        self.poc.commit()
 
     def create(self, address: str) -> LedgerAccount:
         if self.get(address) is not None:
@@ -125,3 +129,4 @@ class Overlay:
     def reset(self) -> None:
         self.accounts.clear()
         self.next_number = self.base.next_number
+        self.poc.reset()

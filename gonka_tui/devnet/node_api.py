@@ -1,4 +1,4 @@
-"""`/v1/`: the node API subset (status, identity, participants) and `POST /faucet`.
+"""`/v1/`: the node API subset (status, identity, participants, epochs) and `POST /faucet`.
 
 /v1/identity is signed by the node key: signature = base64 of the 64-byte secp256k1 r‖s over
 sha256 of the compact JSON of `data` with sorted keys (`json.dumps(data, separators=(",", ":"),
@@ -23,6 +23,7 @@ from gonka_tui.core.network_constants import BASE_DENOM
 from .blocks import rfc3339_ns
 from .chain import FAUCET_CAP, Chain
 from .limits import parse_int, read_json_object
+from .poc_api import NODE_ROUTES as EPOCH_ROUTES
 from .shapes import format_price
 
 
@@ -127,4 +128,5 @@ ROUTES = [
     Route("/v1/participants/{address}", get_participant),
     Route("/v1/participants", post_participant, methods=["POST"]),
     Route("/faucet", faucet, methods=["POST"]),
+    *EPOCH_ROUTES,
 ]

@@ -1,4 +1,4 @@
-"""`/chain-api/`: the Cosmos REST (gRPC-gateway) subset, plus the inference params path.
+"""`/chain-api/`: the Cosmos REST (gRPC-gateway) subset, plus the x/inference paths of `poc_api.py`.
 
 Error bodies are the gateway's: {"code": <gRPC code>, "message": "…", "details": []} with
 HTTP 400 for bad input and 404 for what does not exist.
@@ -19,14 +19,13 @@ from gonka_tui.core.errors import InputError
 from gonka_tui.core.address import bech32_encode
 from gonka_tui.core.network_constants import BASE_DENOM
 
-from . import abci, codes
+from . import abci, codes, poc_api
 from .blocks import header_json, rfc3339_ns
 from .chain import Chain
 from .codes import QueryError
 from .limits import RequestError, parse_int, read_json_object
 from .rpc import COMET_VERSION, NODE_NAME
-from .shapes import (account_json, b64, broadcast_response_json, coin_json, format_price, tx_json,
-                     tx_response_json)
+from .shapes import account_json, b64, broadcast_response_json, coin_json, tx_json, tx_response_json
 from google.protobuf.json_format import MessageToDict
 
 _HASH = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -269,20 +268,6 @@ async def node_info(request: Request) -> JSONResponse:
     })
 
 
-async def inference_params(request: Request) -> JSONResponse:
-    price = _chain(request).rules.min_gas_price
-    return JSONResponse({"params": {"fee_params": {"min_gas_price_ngonka": format_price(price)}}})
-
-
-async def total_vesting(request: Request) -> JSONResponse:
-    """Reward vesting (x/streamvesting): the devnet pays no rewards, so nothing is vesting there."""
-    try:
-        abci.maybe_account(_chain(request), request.path_params["address"])
-    except QueryError as exc:
-        return _query_error(exc)
-    return JSONResponse({"total_amount": []})
-
-
 async def not_found(request: Request) -> JSONResponse:
     return error(404, codes.GRPC_NOT_FOUND, f"Not Found: {request.url.path} is not served by the devnet")
 
@@ -300,8 +285,7 @@ ROUTES = [
     Route(f"{P}/cosmos/tx/v1beta1/txs/{{hash}}", get_tx),
     Route(f"{P}/cosmos/base/tendermint/v1beta1/blocks/latest", latest_block),
     Route(f"{P}/cosmos/base/tendermint/v1beta1/node_info", node_info),
-    Route(f"{P}/productscience/inference/inference/params", inference_params),
-    Route(f"{P}/productscience/inference/streamvesting/total_vesting/{{address}}", total_vesting),
+    *poc_api.CHAIN_ROUTES,  # params, participant, epoch_performance_summary, streamvesting
     Route(f"{P}/{{rest:path}}", not_found, methods=["GET", "POST"]),
 ]
 

@@ -155,7 +155,8 @@ def serve(chain: Chain, sock: socket.socket, *, block_time: float, log: Callable
 
     app = create_app(chain, block_time, log=log, on_fatal=stop)
     server = _uvicorn_server(app, sock, host, port)
-    on_listening(f"http://{host}:{port}")
+    chain.base_url = f"http://{host}:{port}"
+    on_listening(chain.base_url)
     try:
         server.run(sockets=[sock])
     finally:
@@ -190,14 +191,17 @@ class RunningDevnet:
 
 
 def start_in_thread(home: Path, *, block_time: float = 0.2, chain_id: str | None = None, min_gas_price=0,
-                    funds=(), log: Callable[[str], None] = lambda _m: None, timeout: float = 20.0) -> RunningDevnet:
-    """Open (or create) the devnet in `home` and serve it on a free 127.0.0.1 port until .stop()."""
+                    funds=(), log: Callable[[str], None] = lambda _m: None, timeout: float = 20.0,
+                    poc=None) -> RunningDevnet:
+    """Open (or create) the devnet in `home` and serve it on a free 127.0.0.1 port until .stop().
+    `poc`: the PocConfig of a new devnet (epochs, model params, rewards); None for the defaults."""
     from fractions import Fraction
 
     chain, _notes = Chain.open(Path(home), chain_id=chain_id, min_gas_price=Fraction(min_gas_price),
-                               funds=list(funds), log=log)
+                               funds=list(funds), log=log, poc=poc)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
+    chain.base_url = f"http://127.0.0.1:{port}"
     holder: dict = {}
 
     def stop() -> None:

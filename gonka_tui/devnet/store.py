@@ -1,7 +1,8 @@
 """SQLite (WAL) persistence: one database transaction per block.
 
 Tables: meta (chain id, genesis time, height, hashes, next account number), accounts, blocks,
-txs (bytes + result JSON), tx_events (the search index: 'type.key' = value → tx position).
+txs (bytes + result JSON), tx_events (the search index: 'type.key' = value → tx position),
+poc (the PoC records of `poc_state.py`: JSON key → JSON value).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .accounts import LedgerAccount, Vesting
 from .limits import INT64_MAX
 from .search import Condition, condition_sql
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: PoC records
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,6 +32,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS txs_position ON txs (height, idx);
 CREATE TABLE IF NOT EXISTS tx_events (
     key TEXT NOT NULL, value TEXT NOT NULL, height INTEGER NOT NULL, idx INTEGER NOT NULL,
     PRIMARY KEY (key, value, height, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS poc (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -71,11 +73,16 @@ class Store:
                                     "vesting_start, vesting_end, module FROM accounts").fetchall()
         return {r[0]: _account_from_row(r) for r in rows}
 
+    def load_poc(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return self._db.execute("SELECT key, value FROM poc").fetchall()
+
     # ----- the one write: a block -----
 
     def commit_block(self, header_row: tuple, txs: list[tuple], events: list[tuple], accounts: list[LedgerAccount],
-                     meta: dict[str, str]) -> None:
-        """Write a block, its txs and index rows, the changed accounts and the meta in one transaction."""
+                     meta: dict[str, str], poc: tuple[list[tuple[str, str]], list[str]] = ((), ())) -> None:
+        """Write a block, its txs and index rows, the changed accounts, the changed PoC records (upserts,
+        deleted keys) and the meta in one transaction."""
         with self._lock:
             db = self._db
             db.execute("BEGIN")
@@ -88,6 +95,11 @@ class Store:
                 if accounts:
                     db.executemany("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                    [_account_row(a) for a in accounts])
+                upserts, deletes = poc
+                if upserts:
+                    db.executemany("INSERT OR REPLACE INTO poc VALUES (?, ?)", list(upserts))
+                if deletes:
+                    db.executemany("DELETE FROM poc WHERE key = ?", [(k,) for k in deletes])
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
                 db.execute("COMMIT")
             except BaseException:
