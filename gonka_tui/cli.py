@@ -205,6 +205,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how several CPU kernels run: processes (default; no GIL) or threads of one process")
     p.set_defaults(handler=("miner", "bench"))
 
+    p = msub.add_parser("run", parents=[common], help="mine: follow the chain's PoC rounds with this machine's kernels",
+                        description="The miner agent: registers the account, mines each PoC round with one kernel per "
+                        "device, submits the valid nonces, claims the rewards. One agent per home; Ctrl-C stops it.")
+    p.add_argument("--key", required=True, metavar="NAME", help="the account that mines (and is paid)")
+    p.add_argument("--status-port", type=int, default=None, metavar="PORT",
+                   help="the agent's API on 127.0.0.1 (default 26680, or [miner] status_port)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: every CUDA GPU torch sees, else the CPU")
+    p.add_argument("--threads", type=int, default=None, help="CPU kernel threads (default: every core)")
+    p.add_argument("--unlock-key-stdin", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(handler=("miner", "run"))
+
+    p = msub.add_parser("status", parents=[common], help="what this home's miner agent is doing")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=("miner", "status"))
+    for action, text in (("pause", "pause this home's miner agent (the kernels stop after their batch)"),
+                         ("resume", "resume a paused miner agent"), ("stop", "stop this home's miner agent")):
+        p = msub.add_parser(action, parents=[common], help=text)
+        p.set_defaults(handler=("miner", "control"))
+
     p = sub.add_parser("devnet", help="run a local Gonka-compatible network (chain RPC, REST, node API, faucet)",
                        description="A local Gonka-compatible network in one process: CometBFT RPC at /chain-rpc/, "
                        "Cosmos REST at /chain-api/, the node API at /v1/ and POST /faucet, all on one port. "
@@ -221,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a continuous vesting account at genesis, vesting over SECONDS (repeatable)")
     p.add_argument("--min-gas-price", default="0", metavar="NGONKA_PER_GAS",
                    help="minimum gas price in ngonka per gas (default 0)")
+    poc = p.add_argument_group("PoC rounds and rewards (fixed when the devnet is created)")
+    poc.add_argument("--epoch-blocks", default=None, metavar="N", help="blocks per epoch (default 120)")
+    poc.add_argument("--poc-blocks", default=None, metavar="N", help="blocks of PoC generation per round (default 30)")
+    poc.add_argument("--validation-blocks", default=None, metavar="N",
+                     help="blocks of PoC validation per round (default 10)")
+    poc.add_argument("--poc-preset", default=None, metavar="NAME",
+                     help="model of the rounds: a kernel preset (default cpu)")
+    poc.add_argument("--poc-params", default=None, metavar="JSON",
+                     help='model params instead of a preset, with "r_target" (and optionally '
+                     '"validation_sample_size"), e.g. for tests')
+    poc.add_argument("--epoch-reward", default=None, metavar="GNK",
+                     help="reward per epoch, split by PoC weight (default 1000 GNK)")
+    poc.add_argument("--reward-vesting-epochs", default=None, metavar="N",
+                     help="rewards vest over N epochs, one tranche per epoch (default 0: liquid)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     p.set_defaults(handler=("devnet", "run"))
     return parser

@@ -110,3 +110,97 @@ def bench(ctx, args) -> int:
                 + (f" = {result['ratio']:.2f} of this machine's sustained matrix multiply"
                    f" ({result['ratio_to_peak']:.2f} of its fastest)" if result["ratio"] else ""))
     return 0
+
+
+# ----- the agent -----
+
+def run(ctx, args) -> int:
+    """`gonka miner run --key NAME`: mine on this machine until Ctrl-C."""
+    import asyncio
+    import base64
+    import sys
+
+    from gonka_tui.core.secp256k1 import Signer
+    from gonka_tui.miner.service import RunOptions, run_agent
+
+    settings = ctx.config.miner
+    record = ctx.keystore.get(args.key)
+    if record.kind == "watch" or not record.pubkey:
+        raise InputError(f"'{record.name}' is a watch-only key: mining signs batches, it needs a key with its secret")
+    if args.unlock_key_stdin:  # the app hands over the keystore's derived key on a pipe, never in argv or env
+        line = sys.stdin.readline().strip()
+        try:
+            key = base64.b64decode(line, validate=True)
+        except ValueError:
+            raise InputError("--unlock-key-stdin: expected the keystore key in base64 on stdin") from None
+        if not ctx.keystore.unlock_with_key(key):
+            raise InputError("--unlock-key-stdin: the key does not open this keystore")
+        keystore = ctx.keystore
+    else:
+        keystore = ctx.unlock()
+    signer = Signer(keystore.signing_key(record.name).private_key)
+    port = args.status_port if args.status_port is not None else settings.status_port
+    if not 1 <= port <= 65535:
+        raise InputError("--status-port must be from 1 to 65535")
+    options = RunOptions(record.name, status_port=port, device=args.device, threads=args.threads,
+                         restart_limit=settings.restart_limit, restart_window_minutes=settings.restart_window_minutes,
+                         retention_hours=settings.retention_hours)
+
+    async def main() -> None:
+        async with ctx.chain_client() as client:
+            await run_agent(ctx.home.data_dir, options, client=client, signer=signer, address=record.address,
+                            public_key_hex=record.pubkey,
+                            on_listening=lambda url: ctx.err(f"mining as {record.name} ({record.address}); "
+                                                             f"status at {url}/v1/miner/status; Ctrl-C stops"))
+
+    asyncio.run(main())
+    return 0
+
+
+def _local_agent(ctx):
+    from gonka_tui.miner.agent_client import find_local_agent
+
+    found = find_local_agent(ctx.home.data_dir)
+    if found is None:
+        raise InputError("no miner agent is running for this home: start one with `gonka miner run --key NAME`")
+    return found
+
+
+def status(ctx, args) -> int:
+    import asyncio
+
+    from gonka_tui.core.units import format_gnk
+    from gonka_tui.miner.agent_client import AgentClient
+
+    async def read():
+        async with AgentClient(_local_agent(ctx)) as client:
+            return await client.status()
+
+    s = asyncio.run(read())
+    if args.json:
+        ctx.out_json(s.to_json())
+        return 0
+    ctx.out(f"{s.state} · epoch {s.epoch} {s.phase} · block {s.block_height} · weight {s.weight:,}")
+    ctx.out(f"throughput {s.throughput.s10:,.0f} nonces/s (60 s {s.throughput.s60:,.0f}, 15 min {s.throughput.m15:,.0f})")
+    for d in s.devices:
+        ctx.out(f"  {d.name}: {d.state}, {d.nonces_per_second:,.0f} nonces/s, pid {d.pid or '—'}, "
+                f"{d.restarts} restarts" + (f" (last: {d.last_failure})" if d.last_failure else ""))
+    ctx.out(f"batches {s.batches_accepted} accepted, {s.batches_rejected} rejected, {s.batches_queued} queued; "
+            f"earned {format_gnk(int(s.earned_ngonka))}")
+    if s.error:
+        ctx.out(f"error: {s.error}")
+    return 0
+
+
+def control(ctx, args) -> int:
+    import asyncio
+
+    from gonka_tui.miner.agent_client import AgentClient
+
+    async def send():
+        async with AgentClient(_local_agent(ctx)) as client:
+            await client.control(args.miner_command)
+
+    asyncio.run(send())
+    ctx.err({"pause": "paused", "resume": "resumed", "stop": "stopping"}[args.miner_command])
+    return 0

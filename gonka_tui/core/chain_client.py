@@ -18,6 +18,7 @@ from typing import Any, Callable
 import httpx
 
 from gonka_tui.core.accounts import Account, Balances, coins_amount, parse_account, parse_coins
+from gonka_tui.core.epochs import EpochInfo, PocChainParams
 from gonka_tui.core.errors import ChainError, InputError, SimulationFailed
 from gonka_tui.core.node_pool import ATTEMPT_TIMEOUT, DEFAULT_DEADLINE, HealthProbe, Node, NodePool
 from gonka_tui.core.txrecords import TxRecord, parse_tx_response
@@ -175,6 +176,52 @@ class ChainClient:
         if price < 0:
             raise ChainError("the node sent a negative minimum gas price")
         return price
+
+    # ----- Proof-of-Compute -----
+
+    async def epoch_latest(self) -> EpochInfo:
+        """`/v1/epochs/latest` (the node API): the epoch, its phase and stage heights."""
+        status, data = await self.request("GET", "/v1/epochs/latest")
+        if status >= 400:
+            raise ChainError(f"the node refused /v1/epochs/latest: {_message(data, status)}")
+        return EpochInfo.parse(data)
+
+    async def poc_params(self) -> PocChainParams:
+        return PocChainParams.parse(await self._api_get(PARAMS_PATH))
+
+    async def block_hash(self, height: int) -> str:
+        """The CometBFT hash of block `height` as the chain prints it (uppercase hex): a PoC round's seed."""
+        result = await self._rpc("block", {"height": str(height)}, cache=True)
+        try:
+            value = result["block_id"]["hash"]
+        except (KeyError, TypeError):
+            raise ChainError(f"the node sent a malformed block {height}") from None
+        if not isinstance(value, str) or len(value) != 64 or not all(c in "0123456789ABCDEFabcdef" for c in value):
+            raise ChainError(f"the node sent a malformed hash for block {height}")
+        return value.upper()
+
+    async def current_participants(self) -> list[dict]:
+        """`/v1/epochs/current/participants`: the active participants with their weights."""
+        status, data = await self.request("GET", "/v1/epochs/current/participants")
+        if status >= 400:
+            raise ChainError(f"the node refused /v1/epochs/current/participants: {_message(data, status)}")
+        try:
+            found = data["active_participants"]["participants"]
+        except (KeyError, TypeError):
+            raise ChainError("the node sent malformed participants") from None
+        return [p for p in found if isinstance(p, dict)] if isinstance(found, list) else []
+
+    async def participant(self, address: str) -> dict | None:
+        data = await self._api_get(f"/productscience/inference/inference/participant/{address}", cache=False,
+                                   missing_ok=True)
+        return data.get("participant") if isinstance(data, dict) else None
+
+    async def epoch_summary(self, epoch: int, address: str) -> dict | None:
+        """The participant's `epoch_performance_summary` for `epoch` (earned and rewarded coins, claimed)."""
+        data = await self._api_get(f"/productscience/inference/inference/epoch_performance_summary/{epoch}/{address}",
+                                   cache=False, missing_ok=True)
+        summary = data.get("epochPerformanceSummary") if isinstance(data, dict) else None
+        return summary if isinstance(summary, dict) else None
 
     async def simulate(self, tx_bytes: bytes) -> int:
         status, data = await self.request("POST", API + "/cosmos/tx/v1beta1/simulate",

@@ -1,0 +1,90 @@
+"""Signing and broadcasting any messages from one account, one after another: what the miner agent
+does every few seconds (participant, seed, PoC batches, claims).
+
+Keeps the account's number and next sequence between sends (the account query sees committed
+transactions only, so a sender that waited for each block would stall); a sequence taken by
+another transaction is re-signed with the one the node names, as transfers do (core/transfer.py,
+whose broadcast, sequence and waiting helpers this reuses). Gas is the node's simulation × the
+same adjustment; the fee is the chain's minimum for it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from google.protobuf import any_pb2
+
+from gonka_tui.core.chain_client import ChainClient
+from gonka_tui.core.errors import ChainError, SimulationFailed, TxRejected
+from gonka_tui.core.tx import Fee, SignedTx, sign_tx
+from gonka_tui.core.transfer import (CODE_IN_MEMPOOL, CODE_WRONG_SEQUENCE, DEFAULT_GAS, GAS_ADJUSTMENT,
+                                     SEQUENCE_TRIES, broadcast_once, expected_sequence, fee_for)
+
+
+@dataclass(frozen=True)
+class Sent:
+    txhash: str
+    tx_bytes: bytes
+    sequence: int
+
+
+class MessageSender:
+    def __init__(self, client: ChainClient, signer, address: str) -> None:
+        self.client, self.signer, self.address = client, signer, address
+        self._account_number: int | None = None
+        self._sequence: int | None = None
+        self._chain_id = ""
+
+    async def _load(self) -> None:
+        account = await self.client.account(self.address)
+        if account is None:
+            raise ChainError(f"{self.address} has no account on chain yet: it must receive funds or register first")
+        if account.pubkey is not None and account.pubkey != self.signer.pubkey:
+            raise ChainError("the key does not match the account's public key on chain")
+        self._account_number, self._sequence = account.account_number, account.sequence
+
+    def forget(self) -> None:
+        """Read the account again before the next send (after an error whose effect is unknown)."""
+        self._account_number = self._sequence = None
+
+    def _sign(self, messages: list[any_pb2.Any], sequence: int, fee: int, gas: int, memo: str) -> SignedTx:
+        return sign_tx(self.signer, messages, chain_id=self._chain_id, account_number=self._account_number,
+                       sequence=sequence, fee=Fee(fee, gas), memo=memo)
+
+    async def send(self, messages: list[any_pb2.Any], *, memo: str = "",
+                   before_broadcast: Callable[[str], None] = lambda _hash: None) -> Sent:
+        """Broadcast (sync) and return once the node's mempool took it; TxRejected when refused.
+        `before_broadcast(txhash)` runs before each broadcast of newly signed bytes, so a caller can
+        record the hash first and, after a crash, look it up instead of sending again."""
+        self._chain_id = await self.client.chain_id()
+        if self._sequence is None:
+            await self._load()
+        price = await self.client.min_gas_price()
+        sequence = self._sequence
+        for attempt in range(1, SEQUENCE_TRIES + 1):
+            try:
+                probe = self._sign(messages, sequence, 0, DEFAULT_GAS, memo)
+                gas = int(math.ceil(await self.client.simulate(probe.tx_bytes) * GAS_ADJUSTMENT))
+            except SimulationFailed as exc:
+                wanted = expected_sequence(exc.log)
+                if wanted is None or wanted == sequence or attempt == SEQUENCE_TRIES:
+                    raise TxRejected(0, exc.log) from None
+                sequence = wanted
+                continue
+            signed = self._sign(messages, sequence, fee_for(gas, price), gas, memo)
+            before_broadcast(signed.txhash)
+            result = await broadcast_once(self.client, signed.tx_bytes, signed.txhash)
+            if result.code == 0:
+                self._sequence = sequence + 1
+                return Sent(signed.txhash, signed.tx_bytes, sequence)
+            if result.code not in (CODE_WRONG_SEQUENCE, CODE_IN_MEMPOOL) or attempt == SEQUENCE_TRIES:
+                self.forget()
+                raise TxRejected(result.code, result.raw_log, signed.txhash, result.codespace)
+            wanted = sequence + 1 if result.code == CODE_IN_MEMPOOL else expected_sequence(result.raw_log)
+            if wanted is None:
+                await self._load()
+                wanted = self._sequence
+            sequence = wanted
+        raise AssertionError("unreachable")
