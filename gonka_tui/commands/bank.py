@@ -7,6 +7,7 @@ import base64
 
 from gonka_tui.commands.context import Context
 from gonka_tui.core.errors import GonkaError
+from gonka_tui.core.txrecords import label
 from gonka_tui.core.units import BASE_DENOM, format_gnk, parse_amount
 
 
@@ -100,7 +101,8 @@ def history(ctx: Context, args) -> int:
         return 0
     for r in records:
         status = "ok" if r.ok else f"failed ({r.code})"
-        counterpart = next((t.recipient if t.sender == address else t.sender for t in r.transfers), "")
+        counterpart = (", ".join(label(m) for m in r.other_messages) if r.other_messages else
+                       next((t.recipient if t.sender == address else t.sender for t in r.transfers), ""))
         ctx.out(f"{r.height:>8}  {r.time[:19]:<19}  {r.direction(address):<5}  "
                 f"{format_gnk(r.net_amount(address)):>20}  {counterpart or '-':<44}  {status}  {r.hash}")
     if more:

@@ -10,6 +10,7 @@ same adjustment; the fee is the chain's minimum for it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -36,6 +37,7 @@ class MessageSender:
         self._account_number: int | None = None
         self._sequence: int | None = None
         self._chain_id = ""
+        self._lock = asyncio.Lock()  # one signing at a time: each takes the next sequence
 
     async def _load(self) -> None:
         account = await self.client.account(self.address)
@@ -58,6 +60,10 @@ class MessageSender:
         """Broadcast (sync) and return once the node's mempool took it; TxRejected when refused.
         `before_broadcast(txhash)` runs before each broadcast of newly signed bytes, so a caller can
         record the hash first and, after a crash, look it up instead of sending again."""
+        async with self._lock:
+            return await self._send(messages, memo, before_broadcast)
+
+    async def _send(self, messages: list[any_pb2.Any], memo: str, before_broadcast: Callable[[str], None]) -> Sent:
         self._chain_id = await self.client.chain_id()
         if self._sequence is None:
             await self._load()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gonka_tui.core.accounts import coins_amount
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.tx import MSG_SEND
+from gonka_tui.core.units import BASE_DENOM
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,51 @@ def _int(value, what: str) -> int:
         raise InputError(f"the node sent a malformed {what}: {value!r}") from None
 
 
+MESSAGE_LABELS = {  # what a person calls the chain's other messages
+    "/inference.inference.MsgSubmitPocBatch": "PoC batch",
+    "/inference.inference.MsgSubmitSeed": "PoC seed",
+    "/inference.inference.MsgSubmitNewParticipant": "joined PoC",
+    "/inference.inference.MsgClaimRewards": "reward claim",
+}
+
+
+def label(type_url: str) -> str:
+    return MESSAGE_LABELS.get(type_url, type_url.rsplit(".", 1)[-1])
+
+
+def _ngonka(text: str) -> int:
+    """The ngonka of an event's amount ("5ngonka" or "5ngonka,3other")."""
+    total = 0
+    for part in str(text or "").split(","):
+        digits = part[:len(part) - len(BASE_DENOM)] if part.endswith(BASE_DENOM) else ""
+        if digits.isascii() and digits.isdigit():
+            total += int(digits)
+    return total
+
+
+def _event_transfers(events, indexes: set[int]) -> list[Transfer]:
+    """Coins moved by messages other than MsgSend (a reward claim pays the claimer): the `transfer`
+    events those messages emitted (their msg_index; the fee's transfer has none)."""
+    found = []
+    for event in events if isinstance(events, list) else []:
+        if not isinstance(event, dict) or event.get("type") != "transfer":
+            continue
+        attrs = {a.get("key"): a.get("value") for a in event.get("attributes") or [] if isinstance(a, dict)}
+        index = attrs.get("msg_index")
+        if isinstance(index, str) and index.isdigit() and int(index) in indexes:
+            found.append(Transfer(str(attrs.get("sender", "")), str(attrs.get("recipient", "")),
+                                  _ngonka(attrs.get("amount"))))
+    return found
+
+
 def parse_tx_response(resp: dict) -> TxRecord:
     if not isinstance(resp, dict) or not resp.get("txhash"):
         raise InputError("the node sent a transaction without a hash")
     tx = resp.get("tx") if isinstance(resp.get("tx"), dict) else {}
     body = tx.get("body") if isinstance(tx.get("body"), dict) else {}
     fee = ((tx.get("auth_info") or {}).get("fee") or {}) if isinstance(tx.get("auth_info"), dict) else {}
-    transfers, others = [], []
-    for msg in body.get("messages") or []:
+    transfers, others, other_indexes = [], [], set()
+    for i, msg in enumerate(body.get("messages") or []):
         if not isinstance(msg, dict):
             continue
         if msg.get("@type") == MSG_SEND:
@@ -82,6 +120,9 @@ def parse_tx_response(resp: dict) -> TxRecord:
                                       coins_amount(msg.get("amount"))))
         else:
             others.append(str(msg.get("@type", "?")))
+            other_indexes.add(i)
+    if other_indexes and not _int(resp.get("code"), "code"):
+        transfers += _event_transfers(resp.get("events"), other_indexes)
     return TxRecord(
         hash=str(resp["txhash"]).upper(),
         height=_int(resp.get("height"), "height"),

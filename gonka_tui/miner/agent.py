@@ -114,6 +114,7 @@ class Agent:
         self.block_times: deque[tuple[float, int]] = deque(maxlen=60)  # (clock, height)
         self.last_reward: int = 0
         self.telemetry_json: dict = {}
+        self._submitting_lock = asyncio.Lock()
 
     # ----- control (API and app) -----
 
@@ -219,6 +220,7 @@ class Agent:
             self.generating = False
             await self._flush_pending()
             self._log("info", f"round {r.poc_start}: generation ended")
+            await self.submit_queued()  # the last nonces now: the exchange window closes soon after
 
     async def _start_round(self, epoch: EpochInfo) -> None:
         s = epoch.stages
@@ -324,6 +326,10 @@ class Agent:
         return r is not None and r.poc_start == poc_start and height is not None and height > r.exchange_end
 
     async def submit_queued(self) -> None:
+        async with self._submitting_lock:  # the submit loop and the generation end may both come here
+            await self._submit_queued()
+
+    async def _submit_queued(self) -> None:
         height = self.epoch.block_height if self.epoch else None
         for batch in self.records.queued_batches():
             if self._window_closed(batch.poc_start_height, height):

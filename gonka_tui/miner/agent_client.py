@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gonka_tui.core.errors import ChainError, InputError, NodeUnreachable
@@ -36,7 +36,7 @@ class AgentUnreachable(NodeUnreachable):
 @dataclass(frozen=True)
 class AgentAddress:
     url: str  # http://127.0.0.1:26680
-    token: str
+    token: str = field(repr=False)
     pid: int | None = None  # the agent process, when it is this machine's
 
 
@@ -100,8 +100,8 @@ class AgentClient:
     async def _request(self, method: str, path: str) -> object:
         try:
             status, data = await self.pool.request(method, path)
-        except NodeUnreachable as exc:
-            raise AgentUnreachable(f"the miner agent at {self.address.url} does not answer ({exc})") from None
+        except NodeUnreachable:
+            raise AgentUnreachable(f"the miner agent at {self.address.url} does not answer") from None
         if status == 401:
             raise AgentError(f"the miner agent at {self.address.url} refused the token")
         if status >= 400:

@@ -16,7 +16,7 @@ from gonka_tui.assets import asset_path
 from gonka_tui.config import Config, Home
 from gonka_tui.core.account_list import AccountList
 from gonka_tui.core.chain_snapshot import ChainSnapshot
-from gonka_tui.core.errors import GonkaError
+from gonka_tui.core.errors import GonkaError, KeystoreError
 from gonka_tui.core.keystore import Keystore
 from gonka_tui.core.session import ClientFactory, Session
 from gonka_tui.core.transfer import SentTransfer
@@ -24,6 +24,7 @@ from gonka_tui.tui import registry
 from gonka_tui.tui.actions import APP_ACTIONS, ActionSpec, bindings
 from gonka_tui.tui.errors import ErrorsAsModals
 from gonka_tui.tui.feeds import ChainFeed
+from gonka_tui.tui.miner_feed import AgentLink, MinerFeed, RigFeed
 from gonka_tui.tui.messages import TransferSent
 from gonka_tui.tui.screens.base import NARROW, GonkaScreen
 from gonka_tui.tui.screens.dialogs import ErrorModal
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from gonka_tui.core.accounts import Balances
     from gonka_tui.core.address_book import AddressBook
     from gonka_tui.core.chain_client import ChainClient
+    from gonka_tui.miner.agent_client import AgentAddress
 
 IDLE_CHECK_SECONDS = 5.0
 
@@ -60,11 +62,17 @@ class GonkaApp(ErrorsAsModals, App):
     height: reactive[int | None] = reactive(None, init=False)
     # The chain feed's latest read; `balances` and `balance_errors` hold the last known of each address.
     chain: reactive[ChainSnapshot | None] = reactive(None, init=False)
+    # This home's miner agent (MinerFeed): its last status and whether it answers now.
+    miner: reactive[AgentLink] = reactive(AgentLink(), init=False)
+    # The watched rigs' agents (RigFeed), by rig name: ((name, AgentLink), ...), replaced on each change.
+    rig_links: reactive[tuple[tuple[str, AgentLink], ...]] = reactive((), init=False)
 
     def __init__(self, home: Home, config: Config, network: str | None = None, *, node: str | None = None,
                  keystore: Keystore | None = None, clock: Callable[[], float] = time.monotonic,
-                 client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False) -> None:
+                 client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False,
+                 agent_transport=None) -> None:
         super().__init__()
+        self._network_arg, self._node_arg = network, node  # what a miner agent started from here is given
         self.session = Session(home, config, network=network, node=node, keystore=keystore,
                                client_factory=client_factory)
         _ = self.session.network, self.session.deadline  # a bad network or $GONKA_REQUEST_DEADLINE stops here
@@ -80,6 +88,11 @@ class GonkaApp(ErrorsAsModals, App):
         self.set_reactive(GonkaApp.accounts, self.session.accounts())
         self.chain_feed = ChainFeed(self.network.refresh_seconds, self._feed_client,
                                     lambda: [r.address for r in self.accounts.records])
+        # Miner agents: this home's, and the rigs the Rigs screen watches. `agent_transport` is for tests.
+        self.wall_clock: Callable[[], float] = time.time  # "disconnected since" times
+        self.agent_transport = agent_transport
+        self.miner_feed = MinerFeed(home.data_dir, transport=agent_transport)
+        self.rig_feeds: dict[str, RigFeed] = {}
 
     # ----- start-up -----
 
@@ -97,9 +110,12 @@ class GonkaApp(ErrorsAsModals, App):
             self.call_after_refresh(self.exit)
             return
         self.chain_feed.start(self)  # the first frame does not wait for the network
+        self.miner_feed.start(self)  # no agent: a stat of agent.json now and then, no HTTP
 
     async def on_unmount(self) -> None:
         self.chain_feed.stop()
+        for feed in (self.miner_feed, *self.rig_feeds.values()):
+            await feed.aclose()
         await self.session.aclose()
 
     # What the screens use, all held by the session.
@@ -218,6 +234,63 @@ class GonkaApp(ErrorsAsModals, App):
             "Node unreachable", f"{error}{hint}\n\nRetry when the node is back; balances and history also "
             "refresh by themselves once it answers.", retry=retry is not None)
         self.push_screen(self._offline_modal, done)
+
+    # ----- miner agents -----
+
+    def on_miner_feed_updated(self, message: MinerFeed.Updated) -> None:
+        address = self.miner_feed.address
+        self.miner = self.miner.updated(message.snapshot, address.url if address else "")
+
+    def on_miner_feed_disconnected(self, message: MinerFeed.Disconnected) -> None:
+        self.miner = self.miner.lost(message.error, self.wall_clock())
+
+    def _set_rig_link(self, rig: str, change: Callable[[AgentLink], AgentLink]) -> None:
+        links = dict(self.rig_links)
+        if rig not in self.rig_feeds:  # removed meanwhile
+            return
+        links[rig] = change(links.get(rig, AgentLink()))
+        self.rig_links = tuple(links.items())
+
+    def on_rig_feed_updated(self, message: RigFeed.Updated) -> None:
+        feed = self.rig_feeds.get(message.rig)
+        url = feed.address.url if feed is not None and feed.address else ""
+        self._set_rig_link(message.rig, lambda link: link.updated(message.snapshot, url))
+
+    def on_rig_feed_disconnected(self, message: RigFeed.Disconnected) -> None:
+        self._set_rig_link(message.rig, lambda link: link.lost(message.error, self.wall_clock()))
+
+    def set_watched_rigs(self, addresses: dict[str, "AgentAddress"]) -> None:
+        """Watch exactly these rigs' agents: new ones start reading, removed or changed ones stop."""
+        links = dict(self.rig_links)
+        for name, feed in list(self.rig_feeds.items()):
+            if addresses.get(name) != feed.target:
+                del self.rig_feeds[name]
+                links.pop(name, None)
+                self.run_worker(feed.aclose(), exit_on_error=False)
+        for name, address in addresses.items():
+            if name not in self.rig_feeds:
+                feed = self.rig_feeds[name] = RigFeed(name, address, transport=self.agent_transport)
+                links[name] = AgentLink(url=address.url)
+                feed.start(self)
+        self.rig_links = tuple(links.items())
+
+    async def start_miner(self, key_name: str) -> None:
+        """Start this home's miner agent for `key_name` (the keystore unlocked): it runs detached, on
+        after the app exits; the feed finds it. GonkaError with one line when it cannot start."""
+        key = self.keystore.master_key()
+        if key is None:
+            raise KeystoreError("the keystore is not unlocked (or opened for reading only): the agent needs it "
+                                "to sign its work")
+        try:
+            from gonka_tui.miner.launch import start_local_agent
+        except ModuleNotFoundError as exc:
+            if exc.name != "gonka_tui.miner.launch":
+                raise
+            raise GonkaError("this version cannot start the miner agent from the app: run "
+                             f"`gonka miner run --key {key_name}` in a terminal") from None
+        await asyncio.to_thread(start_local_agent, self.home.data_dir, key_name, key, self._network_arg,
+                                self._node_arg)
+        self.miner_feed.refresh()
 
     # ----- navigation -----
 

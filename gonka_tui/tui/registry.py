@@ -38,6 +38,10 @@ SCREENS = (
                 "gonka_tui.tui.screens.history:HistoryScreen"),
     ScreenEntry("contacts", "app.contacts", "f6", "Contacts", "Go to the Address book: contacts and recent recipients",
                 "gonka_tui.tui.screens.contacts:AddressBookScreen"),
+    ScreenEntry("miner", "app.miner", "f7", "Miner", "Go to the Miner: mine on this machine, live",
+                "gonka_tui.tui.screens.miner:MinerScreen"),
+    ScreenEntry("rigs", "app.rigs", "f8", "Rigs", "Go to Rigs: watch the miner agents of other machines",
+                "gonka_tui.tui.screens.rigs:RigsScreen"),
 )
 
 

@@ -17,7 +17,7 @@ from gonka_tui.core.account_list import AccountPick
 from gonka_tui.core.keystore import KeyRecord
 from gonka_tui.core.recipients import Recipients
 from gonka_tui.core.transfer import SentTransfer
-from gonka_tui.core.txrecords import TxRecord
+from gonka_tui.core.txrecords import TxRecord, label
 from gonka_tui.core.units import format_gnk
 from gonka_tui.tui.actions import HISTORY_ACTIONS
 from gonka_tui.tui.screens.base import GonkaScreen
@@ -262,8 +262,8 @@ class HistoryScreen(GonkaScreen):
                      "self": Text("self", style="dim")}.get(direction, Text(direction, style="dim"))
             other = counterpart(r, address)
             who = "yourself" if direction == "self" else (
-                (labels.name_for(other) or (other if wide else short_address(other, 6))) if other else
-                (", ".join(m.rsplit(".", 1)[-1] for m in r.other_messages) or "—"))
+                ", ".join(label(m) for m in r.other_messages) if r.other_messages else
+                (labels.name_for(other) or (other if wide else short_address(other, 6))) if other else "—")
             status = Text("ok", style="green") if r.ok else Text("failed", style="bold red")
             row = [Text(f"{r.height:,}", justify="right"), tx_time(r, wide), arrow,
                    Text(signed_gnk(net), justify="right", style="green" if net > 0 else ""), who, status]
