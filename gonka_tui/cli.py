@@ -220,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = msub.add_parser("status", parents=[common], help="what this home's miner agent is doing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=("miner", "status"))
+    p = msub.add_parser("replay", parents=[common], help="play this home's miner recording back in the Miner screen",
+                        description="The agent records throughput, devices, batches and its log in "
+                        "<home>/miner/records.sqlite; this plays them back in the app's Miner screen.")
+    p.add_argument("--since", metavar="TIME", help="from this time (2026-12-01T14:00) or age (30m, 2h); default: all")
+    p.add_argument("--speed", type=float, default=1.0, metavar="X", help="X times as fast as recorded (default 1)")
+    p.set_defaults(handler=("app", "replay"))
     for action, text in (("pause", "pause this home's miner agent (the kernels stop after their batch)"),
                          ("resume", "resume a paused miner agent"), ("stop", "stop this home's miner agent")):
         p = msub.add_parser(action, parents=[common], help=text)

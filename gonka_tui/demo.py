@@ -27,6 +27,9 @@ DEMO_DIR = ".gonka-demo"
 DEMO_KEY = "demo"
 DEMO_PASSPHRASE_FILE = "demo-passphrase.txt"  # the app shows it on start (tui/app.py)
 DEMO_FUNDS = "100000gnk"
+# Short PoC rounds at 1 s blocks: a round every minute, so a new miner's first reward (settled one epoch
+# after the round it mined) reaches the Wallet within about two and a half minutes of pressing start.
+DEMO_ROUNDS = ["--epoch-blocks", "60", "--poc-blocks", "20", "--validation-blocks", "8"]
 READY_TIMEOUT = 60.0
 
 
@@ -82,7 +85,7 @@ def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.
     port = url.rsplit(":", 1)[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "gonka_tui", "--home", str(root), "devnet", "--port", port,
-         "--fund", f"{address}={DEMO_FUNDS}"],
+         "--fund", f"{address}={DEMO_FUNDS}", *DEMO_ROUNDS],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     log.close()
     deadline = time.monotonic() + READY_TIMEOUT
@@ -107,6 +110,28 @@ def stop_devnet(proc: subprocess.Popen | None) -> None:
         proc.wait()
 
 
+def stop_demo_agent(root: Path) -> None:
+    """The demo's miner agent mines on the demo devnet: it stops with it."""
+    import asyncio
+
+    from gonka_tui.core.errors import GonkaError
+    from gonka_tui.miner.agent_client import AgentClient, find_local_agent
+
+    found = find_local_agent(root)
+    if found is None:
+        return
+
+    async def stop() -> None:
+        async with AgentClient(found) as client:
+            await client.control("stop")
+
+    try:
+        asyncio.run(stop())
+        print("the demo's miner agent was stopped with the devnet", file=sys.stderr)
+    except GonkaError:
+        os.kill(found.pid, signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     root = Path(DEMO_DIR).resolve()
     passphrase, mnemonic, address = prepare(root)
@@ -127,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = cli_main(["--home", str(root), *(argv if argv is not None else sys.argv[1:])])
     finally:
+        if proc is not None:
+            stop_demo_agent(root)
         stop_devnet(proc)
     print(f"demo keystore passphrase: {passphrase}  (home {root})", file=sys.stderr)
     return code

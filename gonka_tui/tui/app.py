@@ -70,7 +70,7 @@ class GonkaApp(ErrorsAsModals, App):
     def __init__(self, home: Home, config: Config, network: str | None = None, *, node: str | None = None,
                  keystore: Keystore | None = None, clock: Callable[[], float] = time.monotonic,
                  client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False,
-                 agent_transport=None) -> None:
+                 agent_transport=None, miner_feed: MinerFeed | None = None, start_mode: str | None = None) -> None:
         super().__init__()
         self._network_arg, self._node_arg = network, node  # what a miner agent started from here is given
         self.session = Session(home, config, network=network, node=node, keystore=keystore,
@@ -91,7 +91,9 @@ class GonkaApp(ErrorsAsModals, App):
         # Miner agents: this home's, and the rigs the Rigs screen watches. `agent_transport` is for tests.
         self.wall_clock: Callable[[], float] = time.time  # "disconnected since" times
         self.agent_transport = agent_transport
-        self.miner_feed = MinerFeed(home.data_dir, transport=agent_transport)
+        # A replay (`gonka miner replay`) gives its own feed, read as this home's agent.
+        self.miner_feed = miner_feed or MinerFeed(home.data_dir, transport=agent_transport)
+        self._start_mode = start_mode
         self.rig_feeds: dict[str, RigFeed] = {}
 
     # ----- start-up -----
@@ -110,6 +112,11 @@ class GonkaApp(ErrorsAsModals, App):
             self.call_after_refresh(self.exit)
             return
         self.chain_feed.start(self)  # the first frame does not wait for the network
+        if self._start_mode:
+            self.switch_mode(self._start_mode)
+        if getattr(self.miner_feed, "label", None):
+            self.notify(f"Playing this home's miner recording back ({self.miner_feed.label}); p pauses it.",
+                        title="Replay", timeout=8)
         self.miner_feed.start(self)  # no agent: a stat of agent.json now and then, no HTTP
 
     async def on_unmount(self) -> None:

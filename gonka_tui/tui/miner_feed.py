@@ -154,3 +154,58 @@ class RigFeed(_AgentFeed):
     def _post(self, message) -> None:
         message.rig = self.rig
         super()._post(message)
+
+
+class ReplayEnded(AgentUnreachable):
+    """The recording played to its end (shown as the view's disconnected state)."""
+
+
+class ReplayFeed(MinerFeed):
+    """`gonka miner replay`: a recording instead of a live agent, in the Miner screen. Its messages are
+    MinerFeed's, so the app and the screen treat it as this home's agent; pause and resume hold and go on
+    with the playback."""
+
+    def __init__(self, data_dir: Path, *, since: float | None = None, speed: float = 1.0) -> None:
+        super().__init__(data_dir)
+        self.interval = self.max_backoff = 1e9  # one playback: the end is not read again
+        self.since, self.speed = since, speed
+        self._playing = None  # asyncio.Event, made in the app's loop
+        self.label = f"replay ×{speed:g}"
+
+    def _current(self) -> AgentClient:
+        raise ReplayEnded("a replay has no agent to control")
+
+    async def read(self, user_initiated: bool) -> AsyncIterator[AgentStatus]:
+        import asyncio
+
+        from gonka_tui.miner.records import Recorder
+        from gonka_tui.miner.replay import statuses
+
+        if self._playing is None:
+            self._playing = asyncio.Event()
+            self._playing.set()
+        records = Recorder(self.data_dir)
+        last = None
+        try:
+            async for when, status in statuses(records, since=self.since, speed=self.speed):
+                await self._playing.wait()
+                last = when
+                yield status
+        finally:
+            records.close()
+        import time as _time
+
+        at = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(last)) if last is not None else None
+        raise ReplayEnded(f"the recording ends here ({at})" if at else "nothing was recorded in this home yet")
+
+    async def control(self, action: str) -> None:
+        if self._playing is None:
+            return
+        if action == "pause":
+            self._playing.clear()
+        elif action == "resume":
+            self._playing.set()
+        else:
+            from gonka_tui.core.errors import GonkaError
+
+            raise GonkaError("this is a replay: it cannot stop an agent")
