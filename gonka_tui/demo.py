@@ -80,6 +80,7 @@ def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.
               file=sys.stderr)
         return None
     devnet_home = resolve_home(root).devnet_dir
+    _retire_old_devnet(devnet_home)
     ensure_private_dir(devnet_home)
     log = open(devnet_home / "devnet.log", "ab")
     port = url.rsplit(":", 1)[1]
@@ -97,6 +98,30 @@ def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.
             raise SystemExit(f"the devnet did not answer within {READY_TIMEOUT:.0f} s; see {devnet_home / 'devnet.log'}")
         time.sleep(0.2)
     return proc
+
+
+def _retire_old_devnet(devnet_home: Path) -> None:
+    """A demo devnet written by an older gonka (another state schema) cannot be opened: keep it aside
+    and let a fresh one start, funded again (the demo's keys are in the demo home, not in the devnet)."""
+    import sqlite3
+
+    from gonka_tui.devnet.genesis import DB_FILE
+    from gonka_tui.devnet.store import SCHEMA_VERSION
+
+    db = devnet_home / DB_FILE
+    if not db.exists():
+        return
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.Error:
+        return  # the devnet itself says what is wrong with it
+    if row is None or row[0] == SCHEMA_VERSION:
+        return
+    kept = devnet_home.with_name(f"devnet.schema{row[0]}-{time.strftime('%Y%m%d-%H%M%S')}")
+    devnet_home.rename(kept)
+    print(f"the demo devnet was made by an older gonka; a new one starts (the old one is kept in {kept})",
+          file=sys.stderr)
 
 
 def stop_devnet(proc: subprocess.Popen | None) -> None:

@@ -6,22 +6,38 @@ transactions only, so a sender that waited for each block would stall); a sequen
 another transaction is re-signed with the one the node names, as transfers do (core/transfer.py,
 whose broadcast, sequence and waiting helpers this reuses). Gas is the node's simulation × the
 same adjustment; the fee is the chain's minimum for it.
+
+A key that has never received anything has no account on chain and cannot sign. The API node (and
+the devnet) creates one for a new participant: `POST /v1/participants {address, pub_key}` (the
+reference's MsgSubmitNewUnfundedParticipant); `ensure_account` asks for that when the account is
+missing, and says plainly that the account needs funds first where the node does not offer it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from google.protobuf import any_pb2
 
 from gonka_tui.core.chain_client import ChainClient
-from gonka_tui.core.errors import ChainError, SimulationFailed, TxRejected
+from gonka_tui.core.errors import ChainError, NodeUnreachable, SimulationFailed, TxRejected
 from gonka_tui.core.tx import Fee, SignedTx, sign_tx
 from gonka_tui.core.transfer import (CODE_IN_MEMPOOL, CODE_WRONG_SEQUENCE, DEFAULT_GAS, GAS_ADJUSTMENT,
                                      SEQUENCE_TRIES, broadcast_once, expected_sequence, fee_for)
+
+
+PARTICIPANTS_PATH = "/v1/participants"  # the API node's: creates an unfunded participant's account
+ACCOUNT_WAIT_S = 30.0  # the API node submits a tx for it: the account appears a block or two later
+
+
+def _no_account(address: str) -> str:
+    return (f"{address} has no account on chain yet and the node does not create one: send it some GNK first "
+            "(any transfer creates the account), then start again")
 
 
 @dataclass(frozen=True)
@@ -39,10 +55,38 @@ class MessageSender:
         self._chain_id = ""
         self._lock = asyncio.Lock()  # one signing at a time: each takes the next sequence
 
+    async def ensure_account(self, *, wait: float = ACCOUNT_WAIT_S, poll: float = 0.5) -> bool:
+        """The account exists on chain; a missing one is created by the node (POST /v1/participants with
+        the address and public key) when the node offers it. True when it was created now; ChainError
+        when the node does not create accounts (the account needs funds first) or it did not appear."""
+        if await self.client.account(self.address) is not None:
+            return False
+        status, data = await self.client.request("POST", PARTICIPANTS_PATH, json={
+            "address": self.address, "pub_key": base64.b64encode(self.signer.pubkey).decode(), "url": ""})
+        if status in (404, 405, 501):
+            raise ChainError(_no_account(self.address))
+        if status >= 400:
+            detail = data.get("message") if isinstance(data, dict) else None
+            raise ChainError(f"the node refused to create the account {self.address}"
+                             + (f": {detail}" if isinstance(detail, str) and detail else f" (HTTP {status})")
+                             + "; send it some GNK first (any transfer creates the account)")
+        end = time.monotonic() + wait
+        while True:  # the API node creates it with a transaction of its own: a block or two
+            try:
+                if await self.client.account(self.address) is not None:
+                    return True
+            except NodeUnreachable:
+                pass
+            if time.monotonic() >= end:
+                raise ChainError(f"the node took the request to create the account {self.address}, but it did not "
+                                 f"appear on chain within {wait:g} s; try again, or send it some GNK first")
+            await asyncio.sleep(poll)  # a poll of the chain, bounded by `wait`
+
     async def _load(self) -> None:
         account = await self.client.account(self.address)
         if account is None:
-            raise ChainError(f"{self.address} has no account on chain yet: it must receive funds or register first")
+            raise ChainError(f"{self.address} has no account on chain yet: it needs funds first (any transfer "
+                             "creates it), or the node must create it (POST /v1/participants)")
         if account.pubkey is not None and account.pubkey != self.signer.pubkey:
             raise ChainError("the key does not match the account's public key on chain")
         self._account_number, self._sequence = account.account_number, account.sequence

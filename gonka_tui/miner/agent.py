@@ -1,21 +1,27 @@
 """The miner agent: follows the chain's epochs and mines each PoC v1 round with one kernel per device.
 
 Each poll (about a block) it reads `/v1/epochs/latest` and acts on the stage heights:
-- once: the chain's PoC params (a v2 network is refused), the account registered as a participant
-  (`MsgSubmitNewParticipant` with an empty url: a miner is not an inference endpoint);
+- once: the chain's PoC params (a v2 network is refused), the account created by the node if the key
+  is new (MessageSender.ensure_account), and registered as a participant (`MsgSubmitNewParticipant`
+  with an empty url: a miner is not an inference endpoint);
 - at a round's start: `MsgSubmitSeed` for the epoch (the seed kept to reveal in the claim), the
   round's block hash, and the kernels started with the account's public key, the nonce space split
   across devices as the reference's NonceIterator does (one group per device);
 - while the exchange window is open: the valid nonces gathered since the last submission go out as
   one `MsgSubmitPocBatch` every few seconds;
 - at the generation end: the kernels stop;
-- at the claim stage of the next epoch: `MsgClaimRewards` for each epoch it mined.
+- at the claim stage of the next epoch: `MsgClaimRewards` for each epoch it mined, once the chain's
+  epoch summary shows the reward settled.
 
 Never loses or doubles work. A batch is written to the records (queued, with its id) before it is
-sent and marked submitted once the node's mempool takes it, so it is sent once; a node that does not
-answer leaves it queued, retried until the window closes. The kernels' progress (the next k per
-device) is saved together with the batch that holds their nonces, so an agent restarted mid-round
-resumes where that batch ended: nothing is computed or sent twice, and nothing sent is lost.
+sent, recorded "submitting" with its tx hash just before each broadcast, and marked submitted once the
+node's mempool takes it, so it is sent once; a node that does not answer leaves it queued, retried
+until the window closes, and a batch caught mid-broadcast (by an outage or a restart) is looked up by
+its hash before anything else goes out. No node trouble stops the agent: it logs the problem once,
+the kernels go on, and the next poll looks again. The kernels' progress (the next k per device) is
+saved with each batch that holds their nonces (and in round.json), so an agent restarted mid-round
+resumes where the last recorded batch ended: nothing is computed or sent twice, and nothing sent is
+lost.
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ class Agent:
         self.last_reward: int = 0
         self.telemetry_json: dict = {}
         self._submitting_lock = asyncio.Lock()
+        self._trouble: str | None = None  # the node problem last logged (logged once, not every poll)
 
     # ----- control (API and app) -----
 
@@ -176,18 +183,36 @@ class Agent:
             PocParams.from_mapping(params.model)
         except (InputError, ValueError, TypeError) as exc:
             raise InputError(f"the chain's PoC model params are not usable: {exc}") from None
+        if await self.sender.ensure_account():
+            self._log("info", "the account was new: the node created it with this key")
         if await self.client.participant(self.address) is None:
             self._log("info", "registering the account as a participant (no inference URL: a miner)")
             await self.sender.send([poc_messages.msg_submit_new_participant(self.address, url="")])
 
     async def step(self) -> None:
-        """One look at the chain, and what its stage asks for."""
+        """One look at the chain, and what its stage asks for. A node that does not answer (or answers
+        something unusable) stops nothing: the kernels go on, batches wait, the next poll looks again."""
         try:
-            epoch = await self.client.epoch_latest()
-        except NodeUnreachable as exc:
-            self._log("warning", f"the node does not answer: {exc}; the kernels go on, batches wait")
-            await self._follow_generation_end(None)
+            await self._step()
+        except ChainError as exc:
+            if isinstance(exc, NodeUnreachable):
+                # The agent paces its own retries (one look per poll): the pool's growing back-off must
+                # not hold the queued batches past the window once the node is back.
+                self.client.retry_now()
+            text = f"the node does not answer: {exc}" if isinstance(exc, NodeUnreachable) else str(exc)
+            if text != self._trouble:  # once per distinct problem, not once per poll
+                self._trouble = text
+                self._log("warning", f"{text}; the kernels go on, batches wait")
+            await self._follow_generation_end(None)  # a pause still stops the kernels
+            if self.paused:
+                self.state = "paused"
             return
+        if self._trouble is not None:
+            self._trouble = None
+            self._log("info", "the node answers again")
+
+    async def _step(self) -> None:
+        epoch = await self.client.epoch_latest()
         self.epoch = epoch
         self.block_times.append((self.clock(), epoch.block_height))
         s, height = epoch.stages, epoch.block_height
@@ -198,6 +223,7 @@ class Agent:
             elif not self.generating:
                 await self._resume_round()
             self.state = "mining"
+            await self._submit_seed(self.round.epoch)  # again if the node did not answer at the round's start
         else:
             await self._follow_generation_end(epoch)
             if self.paused:
@@ -235,11 +261,23 @@ class Agent:
     async def _resume_round(self) -> None:
         r = self.round
         assert r is not None and self.params is not None
+        self._merge_recorded_progress(r)
         if self.supervisor.paused:
             await self.supervisor.resume()
         # The same round again (same key) carries the devices' positions over; a new one replaces it.
         await self.supervisor.start_round(self._round_spec(r))
         self.generating = True
+
+    def _merge_recorded_progress(self, r: RoundState) -> None:
+        """Each batch carries the positions that produced it (written in one step with its nonces), so an
+        agent killed between recording a batch and saving round.json still resumes after that batch:
+        its nonces are never computed, and so never sent, twice."""
+        for batch in self.records.batches(epoch=r.epoch, limit=50):
+            if batch.poc_start_height != r.poc_start or not isinstance(batch.payload, dict):
+                continue
+            for device, k in dict(batch.payload.get("progress") or {}).items():
+                if isinstance(k, int) and not isinstance(k, bool) and k > r.progress.get(str(device), 0):
+                    r.progress[str(device)] = k
 
     def _round_spec(self, r: RoundState):
         from gonka_tui.miner.supervisor import Round
@@ -255,8 +293,11 @@ class Agent:
         write_json_atomic(self.dir / SEEDS_FILE, self.seeds)
 
     async def _submit_seed(self, epoch: int) -> None:
+        """Send the epoch's seed signature; a node that does not answer leaves it to the next poll of the
+        round, a refusal (it may hold this very signature already, from a reply that was lost) ends the
+        tries, and the claim still goes ahead if the chain shows a reward."""
         key = str(epoch)
-        if key in self.seeds and self.seeds[key].get("sent"):
+        if key in self.seeds and (self.seeds[key].get("sent") or self.seeds[key].get("refused")):
             return
         if key not in self.seeds:
             seed, signature = poc_messages.new_seed(self.signer)
@@ -265,8 +306,14 @@ class Agent:
         entry = self.seeds[key]
         try:
             await self.sender.send([poc_messages.msg_submit_seed(self.address, epoch, entry["signature"])])
-        except (ChainError, TxRejected) as exc:
-            self._log("warning", f"epoch {epoch}: the seed was not taken: {exc}")
+        except TxRejected as exc:
+            entry["refused"] = True
+            self._save_seeds()
+            self._log("warning", f"epoch {epoch}: the seed was refused: {exc.log}")
+            return
+        except ChainError as exc:
+            self.sender.forget()
+            self._log("warning", f"epoch {epoch}: the seed did not go out: {exc}; trying again")
             return
         entry["sent"] = True
         self._save_seeds()
@@ -285,39 +332,53 @@ class Agent:
         self.computed += computed
 
     async def _flush_pending(self) -> None:
-        """Record the gathered nonces as one queued batch, with the progress that produced them."""
+        """Record the gathered nonces as queued batches (one, unless they exceed what one message may
+        carry), each with the progress that produced them."""
         r = self.round
         if r is None or (not self.pending and not self.pending_progress):
             return
-        if self.pending:
-            nonces, dist = zip(*self.pending)
-            self.records.batch_queue(str(uuid.uuid4()), epoch=r.epoch, poc_start_height=r.poc_start,
-                                     nonce_count=len(nonces), payload={"nonces": list(nonces), "dist": list(dist)})
         r.progress.update(self.pending_progress)
+        for i in range(0, len(self.pending), poc_messages.MAX_BATCH_NONCES):  # what one message may carry
+            nonces, dist = zip(*self.pending[i:i + poc_messages.MAX_BATCH_NONCES])
+            self.records.batch_queue(str(uuid.uuid4()), epoch=r.epoch, poc_start_height=r.poc_start,
+                                     nonce_count=len(nonces), payload={"nonces": list(nonces), "dist": list(dist),
+                                                                       "progress": dict(r.progress)})
         self._save_round()
         self.pending, self.pending_progress = [], {}
 
     async def _submit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.submit_every)  # a cadence, not a wait for a condition
-            await self._flush_pending()
-            await self.submit_queued()
+            try:
+                await self._flush_pending()
+                await self.submit_queued()
+            except GonkaError as exc:  # logged; the queue stays and the next tick tries again
+                self._log("error", f"submitting batches failed: {exc}")
 
-    async def settle_unconfirmed(self) -> None:
-        """After a restart: a batch whose tx was signed and maybe broadcast is looked up by its hash;
-        found → submitted (never sent again), not found → back to the queue."""
+    async def settle_unconfirmed(self) -> bool:
+        """A batch whose tx was signed and maybe broadcast (before a restart, or when the node stopped
+        answering mid-send) is looked up by its hash: found → accepted or rejected as the chain says
+        (never sent again), not found → back to the queue. A node that does not answer leaves it as it
+        is, to be looked up again before the next submission; False then."""
         for batch in self.records.unconfirmed_batches():
-            if batch.state != "submitting":
-                continue
-            record = await self.client.get_tx(batch.tx_hash) if batch.tx_hash else None
+            try:
+                record = await self.client.get_tx(batch.tx_hash) if batch.tx_hash else None
+            except ChainError:
+                return False
             if record is None:
                 self.records.batch_not_sent(batch.batch_id)
             elif record.code == 0:
                 self.records.batch_submitted(batch.batch_id)
                 self.records.batch_accepted(batch.batch_id)
+                self.counts["accepted"] += 1
+                self.counts["nonces"] += batch.nonce_count
+                self._log("info", f"batch {batch.batch_id[:8]}: found on chain (tx {batch.tx_hash[:12]}…), "
+                                  "not sent again")
             else:
                 self.records.batch_submitted(batch.batch_id)
                 self.records.batch_rejected(batch.batch_id, record.raw_log)
+                self.counts["rejected"] += 1
+        return True
 
     def _window_closed(self, poc_start: int, height: int | None) -> bool:
         r = self.round
@@ -330,6 +391,8 @@ class Agent:
             await self._submit_queued()
 
     async def _submit_queued(self) -> None:
+        if not await self.settle_unconfirmed():
+            return  # a batch may be on chain already: nothing goes out before the node says
         height = self.epoch.block_height if self.epoch else None
         for batch in self.records.queued_batches():
             if self._window_closed(batch.poc_start_height, height):
@@ -343,17 +406,19 @@ class Agent:
             try:
                 sent = await self.sender.send(
                     [message], before_broadcast=lambda h, b=batch.batch_id: self._submitting(b, h))
-            except NodeUnreachable as exc:
-                self._log("warning", f"batch {batch.batch_id[:8]} waits: {exc}")
-                self.sender.forget()
-                await self.settle_unconfirmed()  # the node may come back having it, or not
-                return  # the rest wait too; retried at the next tick
             except TxRejected as exc:
                 self.records.batch_submitted(batch.batch_id)
                 self.records.batch_rejected(batch.batch_id, exc.log)
                 self.counts["rejected"] += 1
                 self._log("warning", f"batch {batch.batch_id[:8]} refused: {exc.log}")
                 continue
+            except ChainError as exc:  # unreachable, or an answer whose effect is unknown
+                if isinstance(exc, NodeUnreachable):
+                    self.client.retry_now()  # our own cadence paces the retries
+                self._log("warning", f"batch {batch.batch_id[:8]} waits: {exc}")
+                self.sender.forget()
+                await self.settle_unconfirmed()  # the node may have it, or not: looked up before a resend
+                return  # the rest wait too; retried at the next tick
             self.records.batch_submitted(batch.batch_id, sent.txhash)
             self.records.batch_accepted(batch.batch_id)
             self.counts["accepted"] += 1
@@ -368,10 +433,14 @@ class Agent:
     # ----- rewards and weight -----
 
     async def _claim_due(self, epoch: EpochInfo) -> None:
+        """From the claim stage of epoch e + 1: claim e's reward once the chain shows it settled. The
+        settlement comes with the end of the next round's validation, which may take a few blocks past
+        the claim stage; the summary is asked each poll until then (no claim is sent for nothing), and an
+        epoch whose reward never came is given up when epoch e + 2 begins (the chain burns it then)."""
         s = epoch.stages
         for key, entry in list(self.seeds.items()):
             e = int(key)
-            if entry.get("claimed") or not entry.get("sent"):
+            if entry.get("claimed") or not (entry.get("sent") or entry.get("refused")):
                 continue
             if s.epoch_index > e + 1:  # too late: unclaimed rewards burn when epoch e + 2 begins
                 entry["claimed"], entry["amount"] = True, "0"
@@ -379,22 +448,34 @@ class Agent:
                 continue
             if s.epoch_index != e + 1 or epoch.block_height < s.claim_money:
                 continue
+            summary = await self.client.epoch_summary(e, self.address) or {}
+            amount = str(summary.get("rewarded_coins") or "0")
+            amount = amount if amount.isdigit() else "0"
+            if summary.get("claimed") in (True, "true"):  # claimed already (a reply lost before a restart)
+                self._claimed(e, entry, amount, None)
+                continue
+            if amount == "0":
+                continue  # not settled yet (or nothing earned): asked again at the next poll
             try:
-                await self.sender.send([poc_messages.msg_claim_rewards(self.address, entry["seed"], e)])
+                sent = await self.sender.send([poc_messages.msg_claim_rewards(self.address, entry["seed"], e)])
             except TxRejected as exc:
                 entry["claimed"], entry["amount"] = True, "0"
-                self._log("info", f"epoch {e}: nothing to claim ({exc.log})")
+                self._log("warning", f"epoch {e}: the claim was refused ({exc.log})")
                 self._save_seeds()
                 continue
             except ChainError as exc:
+                self.sender.forget()
                 self._log("warning", f"epoch {e}: the claim did not go out: {exc}; trying again")
                 continue
-            summary = await self.client.epoch_summary(e, self.address) or {}
-            amount = str(summary.get("rewarded_coins") or summary.get("earned_coins") or "0")
-            entry["claimed"], entry["amount"] = True, amount if amount.isdigit() else "0"
-            self.last_reward = int(entry["amount"])
-            self._save_seeds()
-            self._log("info", f"epoch {e}: claimed {entry['amount']} ngonka")
+            self._claimed(e, entry, amount, sent.txhash)
+
+    def _claimed(self, e: int, entry: dict, amount: str, txhash: str | None) -> None:
+        entry["claimed"], entry["amount"] = True, amount
+        self.last_reward = int(amount)
+        self._save_seeds()
+        self.records.epoch_earned(e, amount)
+        self.records.epoch_claimed(e, txhash)
+        self._log("info", f"epoch {e}: claimed {amount} ngonka" + (f" (tx {txhash[:12]}…)" if txhash else ""))
 
     async def _read_weight(self) -> None:
         try:
@@ -421,6 +502,8 @@ class Agent:
         per_day = 0
         if self.last_reward and spb and self.params and self.params.epoch_length:
             per_day = int(self.last_reward * 86400 / (spb * self.params.epoch_length))
+            if per_day >= 10**9:  # an estimate: whole GNK, not nine decimals of false precision
+                per_day -= per_day % 10**9
         devices = tuple(self._device_status(d) for d in self.supervisor.devices())
         return AgentStatus(
             state=self.state, account=self.address, epoch=epoch.epoch_index if epoch else 0,

@@ -10,20 +10,22 @@ left, and each worker exits by itself when its parent dies).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import os
 import secrets
 import signal
 import socket
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from gonka_tui.core.errors import GonkaError, InputError
+from gonka_tui.core.errors import InputError
 from gonka_tui.core.fileio import (PRIVATE_FILE, RefusedFile, ensure_private_dir, read_regular_file, write_atomic,
                                   write_json_atomic)
 from gonka_tui.miner.agent_client import AGENT_FILE, TOKEN_FILE, agent_dir
+from gonka_tui.miner.replay import agent_summary
 
 LOCK_FILE = "agent.lock"
 SAMPLE_EVERY = 5.0  # seconds between recorded samples (throughput, devices, telemetry)
@@ -129,60 +131,75 @@ async def run_agent(home: Path, options: RunOptions, *, client, signer, address:
     with agent_lock(home):
         token = ensure_token(home)
         sock = bind_api(options.status_port)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        records = Recorder(home, retention_hours=options.retention_hours)
-        agent: Agent | None = None
+        with closing(sock):  # closed whatever fails below, before anything was served
+            specs = kernel_specs(options.device, options.threads)
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            records = Recorder(home, retention_hours=options.retention_hours)
+            from gonka_tui.miner.telemetry import Telemetry
 
-        def on_event(event) -> None:
-            if agent is None:
-                return
-            if isinstance(event, sup.Batch):
-                agent.on_batch(event.name, event.nonces, event.dist, event.k_end)
-                agent.on_rate(event.name, 0.0, event.computed)
-            elif isinstance(event, sup.Stats):
-                agent.device_rates[event.name] = event.nonces_per_second
-            elif isinstance(event, sup.KernelFailed):
-                agent._log("warning", f"{event.name}: {event.reason}; restart {event.restarts} in {event.retry_in:.1f} s")
-            elif isinstance(event, sup.KernelGaveUp):
-                agent._log("error", f"{event.name}: given up after {event.restarts} restarts: {event.reason}")
-            elif isinstance(event, sup.KernelLog):
-                agent._log(event.level, f"{event.name}: {event.message}")
-            elif isinstance(event, sup.KernelReady):
-                agent._log("info", f"{event.name}: ready ({event.device}, {event.dtype}, {event.step} nonces per batch, "
-                                   f"loaded in {event.load_s:.1f} s)")
+            telemetry = Telemetry()
+            try:
+                agent: Agent | None = None
 
-        supervisor = sup.Supervisor(kernel_specs(options.device, options.threads), on_event=on_event,
-                                    restart_limit=options.restart_limit,
-                                    restart_window_minutes=options.restart_window_minutes)
-        from gonka_tui.miner.telemetry import Telemetry
+                def on_event(event) -> None:
+                    if agent is not None:
+                        forward_event(agent, event)
 
-        telemetry = Telemetry()
-        agent = Agent(home=agent_dir(home), address=address, public_key_hex=public_key_hex, client=client,
-                      sender=MessageSender(client, signer, address), signer=signer, supervisor=supervisor,
-                      records=records, telemetry=telemetry, poll=options.poll, submit_every=options.submit_every)
-        server = _uvicorn(create_api(agent, token), sock)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, agent.request_stop)
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        sampler = asyncio.create_task(_sample(agent, records))
+                supervisor = sup.Supervisor(specs, on_event=on_event, restart_limit=options.restart_limit,
+                                            restart_window_minutes=options.restart_window_minutes)
+                agent = Agent(home=agent_dir(home), address=address, public_key_hex=public_key_hex, client=client,
+                              sender=MessageSender(client, signer, address), signer=signer, supervisor=supervisor,
+                              records=records, telemetry=telemetry, poll=options.poll,
+                              submit_every=options.submit_every)
+                await _serve(home, agent, records, create_api(agent, token), sock, url, on_listening)
+            finally:
+                records.close()
+                telemetry.close()
+
+
+async def _serve(home: Path, agent, records, app, sock: socket.socket, url: str,
+                 on_listening: Callable[[str], None]) -> None:
+    """The API, the sampler and agent.json around the agent's run; all of it ends with the run."""
+    server = _uvicorn(app, sock)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, agent.request_stop)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    sampler = asyncio.create_task(_sample(agent, records))
+    try:
         write_json_atomic(agent_dir(home) / AGENT_FILE, {"url": url, "pid": os.getpid()})
         on_listening(url)
+        await agent.run()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        sampler.cancel()
+        server.should_exit = True
+        await asyncio.gather(serving, sampler, return_exceptions=True)
         try:
-            await agent.run()
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            sampler.cancel()
-            server.should_exit = True
-            await asyncio.gather(serving, sampler, return_exceptions=True)
-            sock.close()
-            try:
-                (agent_dir(home) / AGENT_FILE).unlink()
-            except FileNotFoundError:
-                pass
-            records.close()
-            telemetry.close()
+            (agent_dir(home) / AGENT_FILE).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def forward_event(agent, event) -> None:
+    """A supervisor event to the agent: batches and rates to its books, the rest to its log."""
+    from gonka_tui.miner import supervisor as sup
+
+    if isinstance(event, sup.Batch):
+        agent.on_batch(event.name, event.nonces, event.dist, event.k_end)
+        agent.on_rate(event.name, agent.device_rates.get(event.name, 0.0), event.computed)
+    elif isinstance(event, sup.Stats):
+        agent.device_rates[event.name] = event.nonces_per_second
+    elif isinstance(event, sup.KernelFailed):
+        agent._log("warning", f"{event.name}: {event.reason}; restart {event.restarts} in {event.retry_in:.1f} s")
+    elif isinstance(event, sup.KernelGaveUp):
+        agent._log("error", f"{event.name}: given up after {event.restarts} restarts: {event.reason}")
+    elif isinstance(event, sup.KernelLog):
+        agent._log(event.level, f"{event.name}: {event.message}")
+    elif isinstance(event, sup.KernelReady):
+        agent._log("info", f"{event.name}: ready ({event.device}, {event.dtype}, {event.step} nonces per batch, "
+                           f"loaded in {event.load_s:.1f} s)")
 
 
 async def _sample(agent, records) -> None:
@@ -191,6 +208,6 @@ async def _sample(agent, records) -> None:
         await asyncio.sleep(SAMPLE_EVERY)  # a cadence
         reading = await asyncio.to_thread(agent.telemetry.read) if agent.telemetry is not None else None
         status = agent.status()
-        records.sample(status.throughput.s10, [{"name": d.name, "nonces_per_second": d.nonces_per_second,
-                                                "state": d.state} for d in status.devices],
-                       reading.to_json() if reading is not None else {})
+        # What a replay shows again: the device rows as the status had them, and the agent's summary.
+        records.sample(status.throughput.s10, [dataclasses.asdict(d) for d in status.devices],
+                       {"host": reading.to_json() if reading is not None else None, "agent": agent_summary(status)})

@@ -160,6 +160,8 @@ class RigsScreen(AgentScreen):
             await tabs.add_pane(TabPane(rig.name, MinerView(local=False), id=pane_id))
 
     def _show_links(self) -> None:
+        if not self.is_current and self.laid_out:
+            return  # hidden: load() on resume shows the rigs as they are then
         links = dict(self.app.rig_links)
         for rig in self.rigs:
             pane_id = self._panes.get(rig.name)
@@ -173,7 +175,7 @@ class RigsScreen(AgentScreen):
             if rig.name in self._problems:
                 link = AgentLink(connection="offline", problem=self._problems[rig.name], url=rig.url)
             view.show(link)
-        self.refresh_bindings()
+        self.update_bindings()
 
     def on_tabbed_content_tab_activated(self) -> None:
         self.refresh_bindings()

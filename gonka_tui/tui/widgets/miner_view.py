@@ -200,6 +200,22 @@ def throughput_labels(s: AgentStatus, narrow: bool) -> tuple[str, str]:
     return short, long
 
 
+def _plain(content) -> str:
+    if isinstance(content, str):
+        try:
+            return Text.from_markup(content).plain
+        except Exception:  # not markup after all
+            return content
+    return str(content)
+
+
+def _may_reflow(old, new, width: int) -> bool:
+    from rich.cells import cell_len
+
+    before, after = _plain(old).split("\n"), _plain(new).split("\n")
+    return len(before) != len(after) or width <= 0 or any(cell_len(line) > width for line in before + after)
+
+
 class MinerView(Vertical):
     """The view of one agent; `show(link)` each time the app's link changes."""
 
@@ -212,6 +228,9 @@ class MinerView(Vertical):
         self._held = 0  # lines that came while the log was paused
         self._narrow: bool | None = None
         self._device_keys: list[str] = []
+        self._device_rows: list[str] | None = None  # the devices the table has rows for
+        self._device_cells: dict[str, list[str]] = {}  # what each row shows
+        self._shown: dict[str, object] = {}  # what each Static shows (see _set)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="mv-notice", classes="mv-notice")
@@ -251,6 +270,7 @@ class MinerView(Vertical):
             self._narrow = narrow
             self.set_class(narrow, "-narrow")
             self._device_keys = []  # the columns change
+            self._shown.clear()
         status = link.status
         live = self.query_one("#mv-live")
         notice = self.query_one("#mv-notice", Static)
@@ -303,14 +323,29 @@ class MinerView(Vertical):
                 else "It is asked again every few seconds")
         return f"[b]⚠ Disconnected{since}[/b]: {why}. {what}; the figures below are the last known."
 
+    def _set(self, selector: str, content) -> None:
+        """Update a Static only when what it shows changed: each update lays the widget out again, and
+        most of a status (once a second) is what it was a second before."""
+        shown = self._shown.get(selector)
+        key = content.markup if isinstance(content, Text) else content
+        if shown != key:
+            self._shown[selector] = key
+            widget = self.query_one(selector, Static)
+            # A new layout only when the text may take other rows: the same rows, none wider than the
+            # widget, is a repaint (a layout of the whole screen each second was most of the app's CPU).
+            widget.update(content, layout=shown is None or _may_reflow(shown, key, widget.content_size.width))
+
     def _show_status(self, s: AgentStatus, narrow: bool) -> None:
-        self.query_one("#mv-state", Static).update(state_line(s, self._account(s.account, narrow), narrow))
+        self._set("#mv-state", state_line(s, self._account(s.account, narrow), narrow))
         short, long = throughput_labels(s, narrow)
-        self.query_one("#mv-rate-short", Static).update(short)
-        self.query_one("#mv-rate-long", Static).update(long)
-        self.query_one("#mv-short", Sparkline).data = list(s.series_short) or [0.0]
-        self.query_one("#mv-long", Sparkline).data = list(s.series_long) or [0.0]
-        self.query_one("#mv-work", Static).update(work_text(s, narrow))
+        self._set("#mv-rate-short", short)
+        self._set("#mv-rate-long", long)
+        for selector, series in (("#mv-short", s.series_short), ("#mv-long", s.series_long)):
+            data = list(series) or [0.0]
+            spark = self.query_one(selector, Sparkline)
+            if spark.data != data:
+                spark.data = data
+        self._set("#mv-work", work_text(s, narrow))
         self._show_devices(s, narrow)
         self._take_log(s.log)
 
@@ -328,19 +363,32 @@ class MinerView(Vertical):
         if keys != self._device_keys:
             self._device_keys = keys
             table.clear(columns=True)
+            self._device_rows = None
             for key, heading, short, _ in DEVICE_COLUMNS:
                 if key in keys:
                     label = short if narrow else heading
                     table.add_column(Text(label, justify="left" if key in ("name", "state") else "right"), key=key)
-        table.clear()
-        for d in s.devices:
-            table.add_row(*device_cells(d, keys), key=d.name)
-        table.styles.height = len(s.devices) + 1 if s.devices else 1
+        rows = [(d.name, device_cells(d, keys)) for d in s.devices]
+        if [name for name, _ in rows] != self._device_rows:  # other devices: the rows anew
+            self._device_rows = [name for name, _ in rows]
+            self._device_cells = {}
+            table.clear()
+            for name, cells in rows:
+                table.add_row(*cells, key=name)
+                self._device_cells[name] = [str(c) for c in cells]
+            table.styles.height = len(s.devices) + 1 if s.devices else 1
+        else:  # the same devices: only the cells that changed
+            for name, cells in rows:
+                before = self._device_cells.get(name, [])
+                for i, (key, cell) in enumerate(zip(keys, cells)):
+                    if i >= len(before) or before[i] != str(cell):
+                        table.update_cell(name, key, cell)
+                self._device_cells[name] = [str(c) for c in cells]
         note = self.query_one("#mv-device-note", Static)
         text = unavailable_note(s.devices)
         if not s.devices:
             text = "no device is running a kernel yet"
-        note.update(Text(f"n/a: {text}" if s.devices and text else text))
+        self._set("#mv-device-note", Text(f"n/a: {text}" if s.devices and text else text))
         note.display = bool(text)
 
     # ----- the log -----
@@ -405,7 +453,7 @@ class MinerView(Vertical):
             parts.append(f"{shown} of {len(self._lines)} lines match")
         elif not self.log_paused:
             parts.append(f"[dim]{len(self._lines)} lines · l pauses[/dim]")
-        self.query_one("#mv-log-state", Static).update(" · ".join(parts))
+        self._set("#mv-log-state", " · ".join(parts))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "mv-filter":
