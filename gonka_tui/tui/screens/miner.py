@@ -204,8 +204,9 @@ class MinerScreen(AgentScreen):
     def _show(self, link: AgentLink) -> None:
         if not self.is_current and self.laid_out:
             return  # hidden: shown again on resume, not redrawn each second meanwhile
-        self.query_one(MinerView).show(link)
-        self.update_bindings()
+        with self.app.batch_update():  # one repaint for the whole status, not one per widget
+            self.query_one(MinerView).show(link)
+            self.update_bindings()
 
     def current_view(self) -> MinerView | None:
         return self.query_one(MinerView)
