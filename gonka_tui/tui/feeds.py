@@ -9,6 +9,7 @@ one of `DISCONNECTS` when it drops), start it in the app's on_mount and handle i
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, AsyncIterator, Callable, ClassVar, Generic, TypeVar
 
 from textual.message import Message
@@ -85,7 +86,9 @@ class Feed(Generic[SnapshotT]):
         if self._timer is not None:
             self._timer.stop()
         self._again = False
-        self._worker = self._app.run_worker(self._read(user_initiated), group=self.GROUP, exclusive=True,
+        # The async function, not a coroutine made now: a worker the app never starts (it is closing)
+        # then leaves no coroutine behind that was never awaited.
+        self._worker = self._app.run_worker(partial(self._read, user_initiated), group=self.GROUP, exclusive=True,
                                             exit_on_error=False)
         return self._worker
 
