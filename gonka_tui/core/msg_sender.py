@@ -100,14 +100,15 @@ class MessageSender:
                        sequence=sequence, fee=Fee(fee, gas), memo=memo)
 
     async def send(self, messages: list[any_pb2.Any], *, memo: str = "",
-                   before_broadcast: Callable[[str], None] = lambda _hash: None) -> Sent:
+                   before_broadcast: Callable[[SignedTx], None] = lambda _signed: None) -> Sent:
         """Broadcast (sync) and return once the node's mempool took it; TxRejected when refused.
-        `before_broadcast(txhash)` runs before each broadcast of newly signed bytes, so a caller can
+        `before_broadcast(signed)` runs before each broadcast of newly signed bytes, so a caller can
         record the hash first and, after a crash, look it up instead of sending again."""
         async with self._lock:
             return await self._send(messages, memo, before_broadcast)
 
-    async def _send(self, messages: list[any_pb2.Any], memo: str, before_broadcast: Callable[[str], None]) -> Sent:
+    async def _send(self, messages: list[any_pb2.Any], memo: str,
+                    before_broadcast: Callable[[SignedTx], None]) -> Sent:
         self._chain_id = await self.client.chain_id()
         if self._sequence is None:
             await self._load()
@@ -124,7 +125,7 @@ class MessageSender:
                 sequence = wanted
                 continue
             signed = self._sign(messages, sequence, fee_for(gas, price), gas, memo)
-            before_broadcast(signed.txhash)
+            before_broadcast(signed)
             result = await broadcast_once(self.client, signed.tx_bytes, signed.txhash)
             if result.code == 0:
                 self._sequence = sequence + 1

@@ -27,6 +27,7 @@ lost.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from collections import deque
@@ -51,6 +52,14 @@ NODE_ID = "0"  # this agent is one ML node; its devices are the groups of the no
 SUBMIT_EVERY = 3.0  # seconds between PoC batch submissions (the reference's sender posts every 5 s)
 V2_REFUSAL = ("this network runs PoC v2 (inside vLLM, on the served model); the bundled kernel computes PoC v1 "
               "only, so it cannot mine here")
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A broadcast refused at CheckTx, read like a committed tx that failed."""
+
+    code: int
+    raw_log: str
 
 
 @dataclass
@@ -358,7 +367,8 @@ class Agent:
     async def settle_unconfirmed(self) -> bool:
         """A batch whose tx was signed and maybe broadcast (before a restart, or when the node stopped
         answering mid-send) is looked up by its hash: found → accepted or rejected as the chain says
-        (never sent again), not found → back to the queue. A node that does not answer leaves it as it
+        (never sent again); not found → its same bytes broadcast again (_send_again), and only a tx that
+        can no longer land sends the batch back to the queue. A node that does not answer leaves it as it
         is, to be looked up again before the next submission; False then."""
         for batch in self.records.unconfirmed_batches():
             try:
@@ -366,7 +376,13 @@ class Agent:
             except ChainError:
                 return False
             if record is None:
+                record = await self._send_again(batch)
+                if record is None:
+                    return False
+            if record == "requeue":
                 self.records.batch_not_sent(batch.batch_id)
+            elif record == "pending":
+                continue
             elif record.code == 0:
                 self.records.batch_submitted(batch.batch_id)
                 self.records.batch_accepted(batch.batch_id)
@@ -379,6 +395,28 @@ class Agent:
                 self.records.batch_rejected(batch.batch_id, record.raw_log)
                 self.counts["rejected"] += 1
         return True
+
+    async def _send_again(self, batch):
+        """A tx the chain does not have (yet): its very bytes broadcast again. In the mempool or taken
+        → "pending" (looked up next time); its sequence used by another tx → "requeue" (it can never land:
+        the batch is signed anew); refused → the refusal as a record. The same bytes can apply once only,
+        so this never sends the batch twice; a node that does not answer leaves it for the next look."""
+        from gonka_tui.core.transfer import CODE_IN_MEMPOOL, CODE_WRONG_SEQUENCE
+
+        encoded = (batch.payload or {}).get("tx") if isinstance(batch.payload, dict) else None
+        if not isinstance(encoded, str):
+            return "requeue"
+        self.sender.forget()  # whatever happens, the account's sequence is read again before the next send
+        try:
+            result = await self.client.broadcast(base64.b64decode(encoded))
+            if result.code in (0, CODE_IN_MEMPOOL):
+                return "pending"
+            if result.code == CODE_WRONG_SEQUENCE:
+                found = await self.client.get_tx(batch.tx_hash)
+                return found if found is not None else "requeue"
+        except ChainError:
+            return None
+        return _Refused(result.code, result.raw_log)
 
     def _window_closed(self, poc_start: int, height: int | None) -> bool:
         r = self.round
@@ -405,7 +443,7 @@ class Agent:
                                                         node_id=NODE_ID)
             try:
                 sent = await self.sender.send(
-                    [message], before_broadcast=lambda h, b=batch.batch_id: self._submitting(b, h))
+                    [message], before_broadcast=lambda signed, b=batch.batch_id: self._submitting(b, signed))
             except TxRejected as exc:
                 self.records.batch_submitted(batch.batch_id)
                 self.records.batch_rejected(batch.batch_id, exc.log)
@@ -425,10 +463,10 @@ class Agent:
             self.counts["nonces"] += batch.nonce_count
             self._log("info", f"batch {batch.batch_id[:8]}: {batch.nonce_count} nonces taken (tx {sent.txhash[:12]}…)")
 
-    def _submitting(self, batch_id: str, txhash: str) -> None:
+    def _submitting(self, batch_id: str, signed) -> None:
         # A re-signed try (new sequence) has a new hash: the queue holds the batch again first.
         self.records.batch_not_sent(batch_id)
-        self.records.batch_submitting(batch_id, txhash)
+        self.records.batch_submitting(batch_id, signed.txhash, tx_bytes=signed.tx_bytes)
 
     # ----- rewards and weight -----
 

@@ -10,6 +10,7 @@ a batch recorded submitted is never handed out for submission again. Samples and
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -364,10 +365,19 @@ class Recorder:
             raise InputError(f"no batch {batch_id!r} is recorded")
         return False
 
-    def batch_submitting(self, batch_id: str, tx_hash: str, *, at: float | None = None) -> bool:
-        """Record, before broadcasting, the hash of the signed tx that carries the batch: after a crash the
-        agent looks this hash up (see unconfirmed_batches) instead of sending the batch a second time."""
-        return self._move(batch_id, SUBMITTING, (QUEUED,), tx_hash=tx_hash, time_column="submitted_at", at=at)
+    def batch_submitting(self, batch_id: str, tx_hash: str, *, tx_bytes: bytes | None = None,
+                         at: float | None = None) -> bool:
+        """Record, before broadcasting, the hash of the signed tx that carries the batch (and its bytes):
+        after a crash or a lost reply the agent looks this hash up (see unconfirmed_batches), and may
+        broadcast those very bytes again, instead of signing the batch a second time."""
+        moved = self._move(batch_id, SUBMITTING, (QUEUED,), tx_hash=tx_hash, time_column="submitted_at", at=at)
+        if moved and tx_bytes is not None:
+            batch = self.batch(batch_id)
+            payload = dict(batch.payload) if isinstance(batch.payload, dict) else {}
+            payload["tx"] = base64.b64encode(tx_bytes).decode()
+            self._write("UPDATE batches SET payload = ? WHERE batch_id = ?",
+                        (_json_text(payload, "batch payload"), batch_id))
+        return moved
 
     def batch_submitted(self, batch_id: str, tx_hash: str | None = None, *, at: float | None = None) -> bool:
         """The node took the tx. From then on the batch is never returned by queued_batches()."""

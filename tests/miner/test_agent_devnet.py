@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import inspect
+import hashlib
 import json
 import os
 import socket
@@ -102,12 +103,21 @@ class Switch(httpx.AsyncBaseTransport):
         self.trap: asyncio.Event | None = None  # set when a batch broadcast reached the node
         self.trapped_hash: str | None = None
         self.missing: set[tuple[str, str]] = set()  # (method, path) answered 404, as a node without the route
+        self.swallow: asyncio.Event | None = None  # set when a batch broadcast was lost on its way to the node
+        self.swallowed_hash: str | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not self.on:
             raise httpx.ConnectError("switched off by the test", request=request)
         if (request.method, request.url.path) in self.missing:
             return httpx.Response(404, json={"message": f"Not Found: {request.url.path}"})
+        if self.swallow is not None and not self.swallow.is_set() and request.url.path.endswith("/cosmos/tx/v1beta1/txs"):
+            await request.aread()
+            tx_bytes = base64.b64decode(json.loads(request.content)["tx_bytes"])
+            if any(t == MSG_SUBMIT_POC_BATCH for t, _ in messages_of(tx_bytes)):
+                self.swallowed_hash = hashlib.sha256(tx_bytes).hexdigest().upper()
+                self.swallow.set()
+                await asyncio.Event().wait()  # the request never reaches the node; the agent dies waiting
         response = await self.inner.handle_async_request(request)
         if self.params_patch is not None and request.url.path.endswith(PARAMS_PATH):
             await response.aread()
@@ -346,6 +356,31 @@ async def test_an_agent_killed_mid_round_resumes_from_its_progress_without_resen
     ids = Counter(m.batch_id for m in on_chain)
     assert max(ids.values()) == 1 and ids[caught[0].batch_id] == 1
     assert max(Counter(n for m in on_chain for n in m.nonces).values()) == 1, "no nonce submitted twice"
+    await second.stop()
+
+
+async def test_a_batch_whose_broadcast_never_arrived_goes_out_as_the_same_bytes(devnet, tmp_path, rigs):
+    first = Rig(devnet, tmp_path, 104)
+    rigs.append(first.start())
+    r = await first.fresh_round()
+    first.switch.swallow = asyncio.Event()
+    await until(first.switch.swallow.is_set, "a batch broadcast lost on its way", rig=first)
+    first.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first.task
+    (lost,) = first.records.unconfirmed_batches(poc_start_height=r.poc_start)
+    assert lost.tx_hash == first.switch.swallowed_hash and devnet.chain.tx(lost.tx_hash) is None
+    await first.close()
+
+    second = Rig(devnet, tmp_path, 104)
+    rigs.append(second.start())
+    # The tx lands under the hash recorded before the lost broadcast: the batch went out once.
+    await until(lambda: devnet.chain.tx(lost.tx_hash), "the lost tx itself on chain", rig=second)
+    await until(lambda: second.records.batch(lost.batch_id).state == "accepted", "the lost batch accepted",
+                rig=second)
+    await until(lambda: window_closed(devnet, r), "the round's window to close", rig=second)
+    ids = Counter(m.batch_id for m in chain_batches(devnet, second.address, r.poc_start))
+    assert ids[lost.batch_id] == 1 and max(ids.values()) == 1
     await second.stop()
 
 
