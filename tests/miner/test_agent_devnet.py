@@ -360,7 +360,7 @@ async def test_an_agent_killed_mid_round_resumes_from_its_progress_without_resen
 
 
 async def test_a_batch_whose_broadcast_never_arrived_goes_out_as_the_same_bytes(devnet, tmp_path, rigs):
-    first = Rig(devnet, tmp_path, 104)
+    first = Rig(devnet, tmp_path, 110)
     rigs.append(first.start())
     r = await first.fresh_round()
     first.switch.swallow = asyncio.Event()
@@ -372,7 +372,7 @@ async def test_a_batch_whose_broadcast_never_arrived_goes_out_as_the_same_bytes(
     assert lost.tx_hash == first.switch.swallowed_hash and devnet.chain.tx(lost.tx_hash) is None
     await first.close()
 
-    second = Rig(devnet, tmp_path, 104)
+    second = Rig(devnet, tmp_path, 110)
     rigs.append(second.start())
     # The tx lands under the hash recorded before the lost broadcast: the batch went out once.
     await until(lambda: devnet.chain.tx(lost.tx_hash), "the lost tx itself on chain", rig=second)
