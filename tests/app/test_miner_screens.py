@@ -163,6 +163,20 @@ async def open_miner(pilot) -> MinerView:
     return screen.query_one(MinerView)
 
 
+def local_agent_app(home: Path, snapshot: AgentStatus | None = None) -> tuple[GonkaApp, FakeAgent]:
+    """The app with this home's agent running (a fake one answering its status)."""
+    agents = Agents()
+    agent = agents.add(LOCAL_URL, TOKEN, snapshot)
+    announce_local_agent(home)
+    return miner_app(home, agents), agent
+
+
+async def open_online_miner(pilot, app: GonkaApp) -> MinerView:
+    view = await open_miner(pilot)
+    await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
+    return view
+
+
 def text_of(view: MinerView, selector: str) -> str:
     return str(view.query_one(selector).render())
 
@@ -178,8 +192,7 @@ async def test_the_miner_screen_shows_the_agents_figures(home):
     announce_local_agent(home)
     app = miner_app(home, agents)
     async with app.run_test(size=(160, 48)) as pilot:
-        view = await open_miner(pilot)
-        await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
+        view = await open_online_miner(pilot, app)
         await pilot.pause()
         state = text_of(view, "#mv-state")
         assert "MINING" in state and "main" in state  # the account's name here, not only its address
@@ -210,8 +223,7 @@ async def test_a_missing_telemetry_value_shows_n_a_with_the_reason(home):
     announce_local_agent(home)
     app = miner_app(home, agents)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await open_miner(pilot)
-        await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
+        view = await open_online_miner(pilot, app)
         await pilot.pause()
         table = view.query_one("#mv-devices", DataTable)
         for column in ("util", "temp", "power", "efficiency"):
@@ -223,13 +235,9 @@ async def test_a_missing_telemetry_value_shows_n_a_with_the_reason(home):
 
 
 async def test_the_disconnected_state_comes_when_the_agent_stops_answering_and_goes_when_it_returns(home):
-    agents = Agents()
-    agent = agents.add(LOCAL_URL, TOKEN)
-    announce_local_agent(home)
-    app = miner_app(home, agents)
+    app, agent = local_agent_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await open_miner(pilot)
-        await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
+        view = await open_online_miner(pilot, app)
         agent.up = False
         await wait_for(pilot, lambda: view.has_class("-disconnected"), what="the disconnected state")
         notice = text_of(view, "#mv-notice")
@@ -253,13 +261,9 @@ async def test_a_refused_token_is_a_disconnected_state_that_says_so(home):
 
 
 async def test_pause_resume_and_stop_reach_the_agent(home):
-    agents = Agents()
-    agent = agents.add(LOCAL_URL, TOKEN)
-    announce_local_agent(home)
-    app = miner_app(home, agents)
+    app, agent = local_agent_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await open_miner(pilot)
-        await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
+        view = await open_online_miner(pilot, app)
         await pilot.press("p")
         await wait_for(pilot, lambda: app.miner.status.state == "paused", what="paused")
         assert agent.controls == ["pause"] and "PAUSED" in text_of(view, "#mv-state")
@@ -276,10 +280,7 @@ async def test_pause_resume_and_stop_reach_the_agent(home):
 
 
 async def test_stop_asks_first_and_a_cancel_sends_nothing(home):
-    agents = Agents()
-    agent = agents.add(LOCAL_URL, TOKEN)
-    announce_local_agent(home)
-    app = miner_app(home, agents)
+    app, agent = local_agent_app(home)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_miner(pilot)
         await wait_for(pilot, lambda: app.miner.connection == "online", what="the agent's status")
@@ -293,10 +294,7 @@ async def test_stop_asks_first_and_a_cancel_sends_nothing(home):
 
 
 async def test_the_log_filter_and_pause(home):
-    agents = Agents()
-    agent = agents.add(LOCAL_URL, TOKEN)
-    announce_local_agent(home)
-    app = miner_app(home, agents)
+    app, agent = local_agent_app(home)
     async with app.run_test(size=(160, 48)) as pilot:
         view = await open_miner(pilot)
         await wait_for(pilot, lambda: len(view.shown_log_lines()) == 5, what="the log")
