@@ -161,7 +161,8 @@ class Agent:
     async def run(self) -> None:
         """Mine until stopped (request_stop, or a cancelled task); the kernels end with it."""
         try:
-            await self._prepare()
+            if not await self._prepare_when_reachable():
+                return  # stopped while waiting for the node
             await self.settle_unconfirmed()
             submitter = asyncio.create_task(self._submit_loop())
             try:
@@ -183,6 +184,26 @@ class Agent:
             await self.supervisor.close()
             if self.state != "error":
                 self.state = "stopped"
+
+    async def _prepare_when_reachable(self) -> bool:
+        """_prepare, waiting for a node that does not answer yet (started before the node, or the node
+        restarting): asked again with a back-off doubling to 30 s. False when stopped meanwhile."""
+        delay, told = self.poll, None
+        while not self.stopping.is_set():
+            try:
+                await self._prepare()
+                return True
+            except NodeUnreachable as exc:
+                if str(exc) != told:
+                    told = str(exc)
+                    self._log("warning", f"waiting for the node: {exc}")
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, 30.0)
+            self.client.retry_now()
+        return False
 
     async def _prepare(self) -> None:
         self.params = params = await self.client.poc_params()

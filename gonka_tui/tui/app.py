@@ -114,7 +114,7 @@ class GonkaApp(ErrorsAsModals, App):
         self.chain_feed.start(self)  # the first frame does not wait for the network
         if self._start_mode:
             self.switch_mode(self._start_mode)
-        if getattr(self.miner_feed, "label", None):
+        if self.miner_feed.replay:
             self.notify(f"Playing this home's miner recording back ({self.miner_feed.label}); p pauses it.",
                         title="Replay", timeout=8)
         self.miner_feed.start(self)  # no agent: a stat of agent.json now and then, no HTTP

@@ -108,6 +108,7 @@ class MinerFeed(_AgentFeed):
 
     NAME = "miner"
     GROUP = "miner-feed"
+    replay = False  # a recording played back (ReplayFeed), not a live agent
 
     class Updated(Feed.Updated):
         snapshot: AgentStatus
@@ -170,6 +171,7 @@ class ReplayFeed(MinerFeed):
         self.interval = self.max_backoff = 1e9  # one playback: the end is not read again
         self.since, self.speed = since, speed
         self._playing = None  # asyncio.Event, made in the app's loop
+        self.replay = True
         self.label = f"replay ×{speed:g}"
 
     def _current(self) -> AgentClient:

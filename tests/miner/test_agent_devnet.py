@@ -384,6 +384,19 @@ async def test_a_batch_whose_broadcast_never_arrived_goes_out_as_the_same_bytes(
     await second.stop()
 
 
+async def test_an_agent_started_before_its_node_answers_waits_for_it_then_mines(devnet, tmp_path, rigs):
+    rig = Rig(devnet, tmp_path, 111)
+    rig.switch.on = False
+    rigs.append(rig.start())
+    await until(lambda: any("waiting for the node" in line.text for line in rig.agent.log_lines),
+                "the agent to say it waits for the node", rig=rig)
+    assert not rig.task.done() and rig.agent.state == "waiting"
+    rig.switch.on = True
+    r = await rig.fresh_round()
+    assert rig.accepted(r)
+    await rig.stop()
+
+
 # ----- 4. refusals -----
 
 def _v2(data: dict) -> dict:

@@ -191,6 +191,11 @@ class MinerScreen(AgentScreen):
     def compose_body(self) -> ComposeResult:
         yield MinerView(local=True, id="miner-view")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("start", "stop") and self.app.miner_feed.replay:
+            return False  # a replay: there is no agent to start or stop
+        return super().check_action(action, parameters)
+
     def on_mount(self) -> None:
         super().on_mount()
         self.watch(self.app, "miner", self._show, init=False)
