@@ -522,9 +522,13 @@ async def test_the_api_shows_mining_and_pauses_resumes_and_stops_the_agent(devne
                 s = await api.status()
                 quiet = s.state == "paused" and s.batches_queued == 0
                 return s if quiet and not any(d.state == "generating" for d in s.devices) else None
-            s = await until(paused, "the kernels to stop")
+            await until(paused, "the kernels to stop")
+            # The nonces gathered before the pause still go out (one flush, one submission): let them.
+            at = devnet.chain.height + 10
+            await until(lambda: devnet.chain.height >= at, "ten blocks while paused")
+            s = await api.status()
             at = devnet.chain.height + 5
-            await until(lambda: devnet.chain.height >= at, "five blocks while paused")
+            await until(lambda: devnet.chain.height >= at, "five more blocks while paused")
             after = await api.status()
             assert after.state == "paused" and after.batches_accepted == s.batches_accepted
             assert after.nonces_submitted == s.nonces_submitted and all(
