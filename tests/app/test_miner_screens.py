@@ -464,3 +464,16 @@ async def test_a_bad_rig_address_is_refused_in_the_modal(home):
         await pilot.pause()
         assert isinstance(app.screen, AddRigModal)
         assert "http://127.0.0.1:26680" in str(modal.query_one("#problem").render())
+
+
+async def test_a_device_row_updated_in_place_widens_its_columns_to_the_new_values(home):
+    ready = status()
+    ready = replace(ready, devices=tuple(replace(d, state="ready", memory_used_bytes=None) for d in ready.devices))
+    app, agent = local_agent_app(home, ready)
+    async with app.run_test(size=(160, 48)) as pilot:
+        view = await open_online_miner(pilot, app)
+        table = view.query_one("#mv-devices", DataTable)
+        agent.snapshot = status()  # the same devices: their cells are updated, not the table rebuilt
+        await wait_for(pilot, lambda: cell(table, "cuda:0", "state") == "generating", what="the new state")
+        for key, value in (("state", "generating"), ("memory", "21.0/80.0 GiB")):
+            assert table.columns[key].get_render_width(table) >= len(value) + 2, key  # shown whole, not cut

@@ -382,7 +382,7 @@ class MinerView(Vertical):
                 before = self._device_cells.get(name, [])
                 for i, (key, cell) in enumerate(zip(keys, cells)):
                     if i >= len(before) or before[i] != str(cell):
-                        table.update_cell(name, key, cell)
+                        table.update_cell(name, key, cell, update_width=True)  # "ready" → "generating"
                 self._device_cells[name] = [str(c) for c in cells]
         note = self.query_one("#mv-device-note", Static)
         text = unavailable_note(s.devices)
