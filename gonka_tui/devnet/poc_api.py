@@ -23,15 +23,11 @@ from gonka_tui.core.network_constants import BASE_DENOM
 
 from .chain import Chain
 from .limits import parse_int
-from .shapes import coin_json, format_price
+from .shapes import coin_json, format_price, gateway_error
 
 
 def _chain(request: Request) -> Chain:
     return request.app.state.chain
-
-
-def _gateway_error(status: int, grpc: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": grpc, "message": message, "details": []}, status_code=status)
 
 
 def decimal_json(value: float) -> dict:
@@ -205,9 +201,10 @@ def participant_json(chain: Chain, address: str) -> dict | None:
     }}
 
 
-def _address(chain: Chain, text: str) -> str:
+def _address(chain: Chain, request: Request) -> str:
+    """The path's {address}, canonical; InputError naming what is wrong with it."""
     try:
-        return chain.rules.canonical_address(text)
+        return chain.rules.canonical_address(request.path_params["address"])
     except InputError as exc:
         raise InputError(f"invalid address: {exc}") from None
 
@@ -215,12 +212,12 @@ def _address(chain: Chain, text: str) -> str:
 async def participant(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
-        address = _address(chain, request.path_params["address"])
+        address = _address(chain, request)
     except InputError as exc:
-        return _gateway_error(400, 3, str(exc))
+        return gateway_error(400, 3, str(exc))
     body = participant_json(chain, address)
     if body is None:
-        return _gateway_error(404, 5, "not found")
+        return gateway_error(404, 5, "not found")
     return JSONResponse(body)
 
 
@@ -228,12 +225,12 @@ async def performance_summary(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
         epoch = parse_int(request.path_params["epoch"], "epoch_index")
-        address = _address(chain, request.path_params["address"])
+        address = _address(chain, request)
     except InputError as exc:
-        return _gateway_error(400, 3, str(exc))
+        return gateway_error(400, 3, str(exc))
     rec = chain.ledger.poc.get(("r", epoch, address))
     if rec is None:
-        return _gateway_error(404, 5, "not found")
+        return gateway_error(404, 5, "not found")
     return JSONResponse({"epochPerformanceSummary": _summary_json(epoch, address, rec)})
 
 
@@ -243,7 +240,7 @@ async def performance_summaries(request: Request) -> JSONResponse:
     try:
         epoch = parse_int(raw, "epoch_index") if raw is not None else None
     except InputError as exc:
-        return _gateway_error(400, 3, str(exc))
+        return gateway_error(400, 3, str(exc))
     prefix = ("r",) if epoch is None else ("r", epoch)
     items = [_summary_json(k[1], k[2], rec) for k, rec in chain.ledger.poc.scan(*prefix)]
     return JSONResponse({"epochPerformanceSummary": items, "pagination": {"next_key": None, "total": str(len(items))}})
@@ -256,9 +253,9 @@ def vesting_total(chain: Chain, address: str) -> int:
 async def total_vesting(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
-        address = _address(chain, request.path_params["address"])
+        address = _address(chain, request)
     except InputError as exc:
-        return _gateway_error(400, 3, str(exc))
+        return gateway_error(400, 3, str(exc))
     total = vesting_total(chain, address)
     return JSONResponse({"total_amount": [coin_json(total, BASE_DENOM)] if total else []})
 
@@ -266,9 +263,9 @@ async def total_vesting(request: Request) -> JSONResponse:
 async def vesting_schedule(request: Request) -> JSONResponse:
     chain = _chain(request)
     try:
-        address = _address(chain, request.path_params["address"])
+        address = _address(chain, request)
     except InputError as exc:
-        return _gateway_error(400, 3, str(exc))
+        return gateway_error(400, 3, str(exc))
     tranches = chain.ledger.poc.get(("v", address)) or []
     epoch = chain.poc_config.epochs.epoch_at(chain.height)
     return JSONResponse({"vesting_schedule": {"participant_address": address, "epoch_amounts": [

@@ -25,15 +25,14 @@ from .chain import Chain
 from .codes import QueryError
 from .limits import RequestError, parse_int, read_json_object
 from .rpc import COMET_VERSION, NODE_NAME
-from .shapes import account_json, b64, broadcast_response_json, coin_json, tx_json, tx_response_json
+from .shapes import gateway_error, account_json, b64, broadcast_response_json, coin_json, tx_json, tx_response_json
 from google.protobuf.json_format import MessageToDict
 
 _HASH = re.compile(r"^[0-9a-fA-F]{64}$")
 DEFAULT_LIMIT = 100
 
 
-def error(status: int, grpc_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": grpc_code, "message": message, "details": []}, status_code=status)
+error = gateway_error
 
 
 def bad_request(message: str) -> JSONResponse:

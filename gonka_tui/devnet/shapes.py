@@ -12,6 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from google.protobuf import any_pb2
+from starlette.responses import JSONResponse
 from google.protobuf.json_format import MessageToDict
 
 from gonka_tui.core.network_constants import BASE_DENOM
@@ -142,3 +143,8 @@ def broadcast_response_json(txhash: str, code: int, log: str, codespace: str) ->
         "height": "0", "txhash": txhash, "codespace": codespace, "code": code, "data": "", "raw_log": log,
         "logs": [], "info": "", "gas_wanted": "0", "gas_used": "0", "tx": None, "timestamp": "", "events": [],
     }
+
+
+def gateway_error(status: int, grpc_code: int, message: str) -> JSONResponse:
+    """An error as the chain's REST gateway writes it: {"code": <gRPC code>, "message", "details": []}."""
+    return JSONResponse({"code": grpc_code, "message": message, "details": []}, status_code=status)

@@ -42,6 +42,7 @@ from gonka_tui.core.epochs import GENERATING, EpochInfo, PocChainParams
 from gonka_tui.core.errors import ChainError, GonkaError, InputError, NodeUnreachable, TxRejected
 from gonka_tui.core.fileio import RefusedFile, ensure_private_dir, read_regular_file, write_json_atomic
 from gonka_tui.core.msg_sender import MessageSender
+from gonka_tui.miner.records import QUEUED
 from gonka_tui.miner.status import AgentStatus, DeviceStatus, LogLine, Throughput
 from gonka_tui.poc.params import PocParams
 
@@ -571,7 +572,7 @@ class Agent:
             next_poc_start=epoch.stages.next_poc_start if epoch else None, weight=self.weight,
             earned_ngonka=str(earned), estimate_per_day_ngonka=str(per_day),
             batches_accepted=self.counts["accepted"], batches_rejected=self.counts["rejected"],
-            batches_queued=len(self.records.queued_batches()), nonces_submitted=self.counts["nonces"],
+            batches_queued=self.records.batch_counts()[QUEUED], nonces_submitted=self.counts["nonces"],
             uptime_seconds=self.clock() - self.started, restarts=sum(d.restarts for d in devices),
             devices=devices, throughput=self._throughput(), log=tuple(self.log_lines)[-50:], error=self.error,
             series_short=tuple(v or 0.0 for v in self.records.series(300, 60)),
