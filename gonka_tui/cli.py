@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = msub.add_parser(action, parents=[common], help=text)
         p.set_defaults(handler=("miner", "control"))
 
+    _inference_commands(sub, common)
+
     p = sub.add_parser("devnet", help="run a local Gonka-compatible network (chain RPC, REST, node API, faucet)",
                        description="A local Gonka-compatible network in one process: CometBFT RPC at /chain-rpc/, "
                        "Cosmos REST at /chain-api/, the node API at /v1/ and POST /faucet, all on one port. "
@@ -247,6 +249,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a continuous vesting account at genesis, vesting over SECONDS (repeatable)")
     p.add_argument("--min-gas-price", default="0", metavar="NGONKA_PER_GAS",
                    help="minimum gas price in ngonka per gas (default 0)")
+    inf = p.add_argument_group("paid inference and the broker")
+    inf.add_argument("--inference-backend", default=None, metavar="URL",
+                     help="take text from this OpenAI-compatible server (base URL ending in /v1) instead of the "
+                     "bundled model")
+    inf.add_argument("--inference-threads", default="1", metavar="N",
+                     help="CPU threads of the bundled model (default 1: steady on a busy machine)")
+    inf.add_argument("--inference-price", default=None, metavar="NGONKA_PER_TOKEN",
+                     help="price of a token in ngonka, a multiple of 100 (default 10000)")
+    inf.add_argument("--broker-key", action="append", metavar="KEY",
+                     help="an API key the broker at <url>/broker/v1 accepts (16+ printable characters; "
+                     "repeatable; never logged)")
     poc = p.add_argument_group("PoC rounds and rewards (fixed when the devnet is created)")
     poc.add_argument("--epoch-blocks", default=None, metavar="N", help="blocks per epoch (default 120)")
     poc.add_argument("--poc-blocks", default=None, metavar="N", help="blocks of PoC generation per round (default 30)")
@@ -264,6 +277,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     p.set_defaults(handler=("devnet", "run"))
     return parser
+
+
+def _inference_commands(sub, common) -> None:
+    """`gonka infer`, `gonka models`, `gonka broker …` (commands/inference.py)."""
+    p = sub.add_parser("infer", parents=[common], help="ask a model; the answer streams, then its tokens and cost",
+                       description="Buy one answer: signed by your account (the default key, or --key), or through "
+                       "a broker (--broker, or the profile's broker). Without either flag: the profile's broker if "
+                       "it names one, else signed mode.")
+    p.add_argument("prompt", metavar="PROMPT", help="the question; - reads it from stdin")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--key", metavar="NAME", help="sign the request with this key (signed mode)")
+    who.add_argument("--broker", metavar="NAME", help="buy through this broker (`gonka broker list`)")
+    p.add_argument("--model", metavar="M", help="the model id (default: the first one served)")
+    p.add_argument("--max-tokens", metavar="N", type=_uint("--max-tokens", 1, 1_000_000), default=None,
+                   help="the longest answer in tokens (the node reserves the price of this many)")
+    p.add_argument("--system", metavar="S", help="a system message before the prompt")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end instead of streaming")
+    p.set_defaults(handler=("inference", "infer"))
+
+    p = sub.add_parser("models", parents=[common], help="the models you can ask, with their price")
+    p.add_argument("--broker", metavar="NAME", help="a broker's models (default: the profile's broker, else the network's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=("inference", "models"))
+
+    broker = sub.add_parser("broker", parents=[common], help="the brokers inference is bought from (OpenAI-compatible)")
+    bsub = broker.add_subparsers(dest="broker_command", metavar="SUBCOMMAND", required=True)
+    p = bsub.add_parser("add", parents=[common], help="add a broker; its API key from $GONKA_BROKER_API_KEY or prompted",
+                        description="URL is the broker's OpenAI base_url, ending in /v1. The API key is read from "
+                        "$GONKA_BROKER_API_KEY, stdin when piped, else a hidden prompt, and sealed in the keystore.")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("url", metavar="URL")
+    p.set_defaults(handler=("inference", "broker_add"))
+    p = bsub.add_parser("list", parents=[common], help="names and URLs (no unlock needed)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=("inference", "broker_list"))
+    p = bsub.add_parser("remove", parents=[common], help="forget a broker and its API key")
+    p.add_argument("name", metavar="NAME")
+    p.set_defaults(handler=("inference", "broker_remove"))
 
 
 def _handler(module: str, func: str):

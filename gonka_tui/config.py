@@ -27,6 +27,8 @@ BUILTIN_NETWORKS = {
     "mainnet": {
         "chain_id": "gonka-mainnet",
         "nodes": ["http://node1.gonka.ai:8000", "http://node2.gonka.ai:8000", "https://node3.gonka.ai"],
+        # Signed inference is disabled on mainnet (May 2026): it is bought through a broker.
+        "broker": "openbroker",
     },
 }
 
@@ -59,6 +61,7 @@ request_deadline_seconds = 30
 # [networks.mynode]
 # chain_id = "gonka-mainnet"
 # nodes = ["http://my-node.example:8000"]
+# broker = "mybroker"   # buy inference through this broker (`gonka broker add`) instead of signing
 
 # Remap keys by action id (F1 in the app lists the ids):
 # [keys]
@@ -110,6 +113,7 @@ class NetworkProfile:
     name: str
     chain_id: str | None
     nodes: tuple[str, ...]
+    broker: str | None = None  # the broker (`gonka broker add NAME URL`) inference is bought from by default
 
     @property
     def local(self) -> bool:
@@ -189,7 +193,7 @@ def select_network(config: "Config", network: str | None, node: str | None) -> N
         node = node.strip().rstrip("/")
         if not _URL_RE.match(node):
             raise ConfigError(f"--node '{node}' is not an http(s) URL")
-        return NetworkProfile(f"{profile.name} via {node}", None, (node,))
+        return NetworkProfile(f"{profile.name} via {node}", None, (node,), profile.broker)
     return profile
 
 
@@ -209,6 +213,7 @@ def _where(file: Path, text: str, key: str, section: str | None = None) -> str:
 
 
 _URL_RE = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+_BROKER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")  # as core/brokers.py names them
 
 
 def load_config(home: Home) -> Config:
@@ -236,7 +241,8 @@ def load_config(home: Home) -> Config:
         if key not in known:
             raise bad(key, f"unknown setting '{key}' (known: {', '.join(sorted(known))})")
 
-    networks = {name: NetworkProfile(name, p["chain_id"], tuple(p["nodes"])) for name, p in BUILTIN_NETWORKS.items()}
+    networks = {name: NetworkProfile(name, p["chain_id"], tuple(p["nodes"]), p.get("broker"))
+                for name, p in BUILTIN_NETWORKS.items()}
     user_networks = data.get("networks", {})
     if not isinstance(user_networks, dict):
         raise bad("networks", "'networks' must be a table of [networks.NAME] sections")
@@ -245,8 +251,9 @@ def load_config(home: Home) -> Config:
             raise bad(f"networks.{name}", f"[networks.{name}] must be a table")
         base = BUILTIN_NETWORKS.get(name, {})
         for key in prof:
-            if key not in ("chain_id", "nodes"):
-                raise bad(key, f"[networks.{name}]: unknown setting '{key}' (known: chain_id, nodes)", f"networks.{name}")
+            if key not in ("chain_id", "nodes", "broker"):
+                raise bad(key, f"[networks.{name}]: unknown setting '{key}' (known: chain_id, nodes, broker)",
+                          f"networks.{name}")
         chain_id = prof.get("chain_id", base.get("chain_id"))
         nodes = prof.get("nodes", base.get("nodes"))
         if chain_id is not None and (not isinstance(chain_id, str) or not chain_id):
@@ -256,7 +263,11 @@ def load_config(home: Home) -> Config:
         for node in nodes:
             if not _URL_RE.match(node):
                 raise bad("nodes", f"[networks.{name}]: '{node}' is not an http(s) URL", f"networks.{name}")
-        networks[name] = NetworkProfile(name, chain_id, tuple(n.rstrip("/") for n in nodes))
+        broker = prof.get("broker", base.get("broker"))
+        if broker not in (None, "") and (not isinstance(broker, str) or not _BROKER_RE.fullmatch(broker)):
+            raise bad("broker", f"[networks.{name}]: broker must be the name of a broker (`gonka broker list`)",
+                      f"networks.{name}")
+        networks[name] = NetworkProfile(name, chain_id, tuple(n.rstrip("/") for n in nodes), broker or None)
 
     default_network = data.get("default_network", "devnet")
     if not isinstance(default_network, str) or default_network not in networks:

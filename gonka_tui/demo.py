@@ -27,13 +27,15 @@ DEMO_DIR = ".gonka-demo"
 DEMO_KEY = "demo"
 DEMO_PASSPHRASE_FILE = "demo-passphrase.txt"  # the app shows it on start (tui/app.py)
 DEMO_FUNDS = "100000gnk"
+DEMO_BROKER = "devnet"  # the demo devnet's broker (/broker/v1), added to the demo home with its API key
+DEMO_BROKER_KEY_FILE = "demo-broker-key.txt"  # the devnet is started with --broker-key from here
 # Short PoC rounds at 1 s blocks: a round every minute, so a new miner's first reward (settled one epoch
 # after the round it mined) reaches the Wallet within about two and a half minutes of pressing start.
 DEMO_ROUNDS = ["--epoch-blocks", "60", "--poc-blocks", "20", "--validation-blocks", "8"]
 READY_TIMEOUT = 60.0
 
 
-def prepare(root: Path) -> tuple[str, str | None, str]:
+def prepare(root: Path, url: str = DEVNET_URL) -> tuple[str, str | None, str]:
     """Create the demo home once; returns (passphrase, new mnemonic or None, demo address)."""
     home = resolve_home(root)
     ensure_private_dir(root)
@@ -51,7 +53,26 @@ def prepare(root: Path) -> tuple[str, str | None, str]:
             ks.initialize(passphrase)
         mnemonic = generate_mnemonic(24)
         ks.add_mnemonic(DEMO_KEY, mnemonic)
+    _prepare_broker(root, home, ks, passphrase, url)
     return passphrase, mnemonic, ks.get(DEMO_KEY).address
+
+
+def _prepare_broker(root: Path, home, ks: Keystore, passphrase: str, url: str) -> None:
+    """The devnet's broker with an API key of the demo's own, known to the demo home (sealed in its keystore)."""
+    from gonka_tui.core.brokers import BrokerBook
+
+    key_file = root / DEMO_BROKER_KEY_FILE
+    if not key_file.exists():
+        write_atomic(key_file, secrets.token_urlsafe(24).encode())
+    book = BrokerBook(home.data_dir, ks)
+    if not book.has(DEMO_BROKER):
+        if not ks.unlocked:
+            ks.unlock(passphrase)
+        book.add(DEMO_BROKER, f"{url}/broker/v1", key_file.read_text().strip())
+
+
+def demo_broker_key(root: Path) -> str:
+    return (root / DEMO_BROKER_KEY_FILE).read_text().strip()
 
 
 def _status(url: str) -> dict | None:
@@ -86,7 +107,7 @@ def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.
     port = url.rsplit(":", 1)[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "gonka_tui", "--home", str(root), "devnet", "--port", port,
-         "--fund", f"{address}={DEMO_FUNDS}", *DEMO_ROUNDS],
+         "--fund", f"{address}={DEMO_FUNDS}", "--broker-key", demo_broker_key(root), *DEMO_ROUNDS],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     log.close()
     deadline = time.monotonic() + READY_TIMEOUT

@@ -84,6 +84,24 @@ def parse_poc_config(args):
     return PocConfig(**kwargs)
 
 
+def open_inference_backend(url: str | None, threads: int, log):
+    """The text backend `gonka devnet` serves (the bundled model, or `--inference-backend URL`); an object whose
+    unavailable_reason() says why when it cannot serve (the devnet then runs on without inference)."""
+    from gonka_tui.devnet.llm import open_backend  # lazily: llama.cpp is only looked for when the devnet runs
+
+    return open_backend(url, threads=threads, log=log)
+
+
+def parse_inference_url(text: str | None) -> str | None:
+    if text is None:
+        return None
+    url = text.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?/v1", url):
+        raise InputError(f"--inference-backend {shown(text, 120)} must be an OpenAI-compatible base URL ending in "
+                         "/v1, e.g. http://127.0.0.1:8080/v1")
+    return url
+
+
 def run(ctx: Context, args) -> int:
     from gonka_tui.core.units import format_gnk
     from gonka_tui.devnet.chain import Chain
@@ -97,6 +115,14 @@ def run(ctx: Context, args) -> int:
     funds = [parse_fund(f) for f in args.fund or []] + [parse_fund_vesting(f) for f in args.fund_vesting or []]
     home = Path(args.devnet_home).expanduser().resolve() if args.devnet_home else ctx.home.devnet_dir
     poc = parse_poc_config(args)
+    from gonka_tui.devnet.broker import parse_broker_key
+    from gonka_tui.devnet.models import Pricing, parse_inference_price
+
+    broker_keys = [parse_broker_key(k) for k in getattr(args, "broker_key", None) or []]
+    pricing = parse_inference_price(args.inference_price) if getattr(args, "inference_price", None) else Pricing()
+    threads = parse_uint(getattr(args, "inference_threads", None) or "1", what="--inference-threads", minimum=1,
+                         maximum=256)
+    backend_url = parse_inference_url(getattr(args, "inference_backend", None))
 
     def log(message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=ctx.stderr, flush=True)
@@ -115,6 +141,7 @@ def run(ctx: Context, args) -> int:
         sock.close()
         raise
     fresh = chain.created
+    backend = open_inference_backend(backend_url, threads, log)
 
     def listening(url: str) -> None:
         out = ctx.out
@@ -135,6 +162,21 @@ def run(ctx: Context, args) -> int:
             for fund in funds:
                 vesting = f", vesting over {fund.vesting_seconds} s" if fund.vesting_seconds else ""
                 out(f"funded:         {fund.address} {format_gnk(fund.amount)}{vesting}")
+        reason = backend.unavailable_reason()
+        price = f"{pricing.price_per_token} ngonka/token; POST {url}/v1/chat/completions (signed)"
+        if backend_url:  # the server is asked for its model at start; the log says what it answered
+            out(f"inference:      from {backend_url} (its first model, checked at start); {price}")
+        elif reason is None:
+            out(f"inference:      {backend.model_id} (bundled, {threads} thread{'s' if threads != 1 else ''}); "
+                f"{price}")
+        else:
+            out(f"inference:      {reason}")
+        if broker_keys:
+            out(f"broker:         {url}/broker/v1 (OpenAI-compatible; {len(broker_keys)} API "
+                f"key{'s' if len(broker_keys) != 1 else ''})")
+        else:
+            out("broker:         off (start with --broker-key KEY to serve an OpenAI-compatible broker at "
+                f"{url}/broker/v1)")
         for note in notes:
             out(f"note:           {note}")
         out("Ctrl-C stops it (the pending block is committed first).")
@@ -143,6 +185,7 @@ def run(ctx: Context, args) -> int:
         except (AttributeError, ValueError):
             pass
 
-    serve(chain, sock, block_time=block_time, log=log, on_listening=listening)
+    serve(chain, sock, block_time=block_time, log=log, on_listening=listening, inference_backend=backend,
+          broker_keys=broker_keys, pricing=pricing)
     print(f"devnet stopped at height {chain.height}; state kept in {home}", file=ctx.stderr)
     return 0

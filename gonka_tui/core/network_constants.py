@@ -17,3 +17,5 @@ DEVNET_CHAIN_ID = "gonka-devnet"
 DEVNET_HOST = "127.0.0.1"
 DEVNET_PORT = 26600
 DEVNET_URL = f"http://{DEVNET_HOST}:{DEVNET_PORT}"
+# The chain's calculations.DefaultMaxTokens: what a signed inference request without max_tokens reserves (escrow).
+DEFAULT_MAX_TOKENS = 5000

@@ -18,6 +18,7 @@ from gonka_tui.core.keystore import Keystore
 
 if TYPE_CHECKING:
     from gonka_tui.core.address_book import AddressBook
+    from gonka_tui.core.brokers import BrokerBook
     from gonka_tui.core.chain_client import ChainClient
     from gonka_tui.core.recipients import Recipients
 
@@ -62,6 +63,12 @@ class Session:
         from gonka_tui.core.address_book import AddressBook
 
         return AddressBook(self.home.address_book_file)
+
+    @property
+    def brokers(self) -> "BrokerBook":
+        from gonka_tui.core.brokers import BrokerBook
+
+        return BrokerBook(self.home.data_dir, self.keystore)
 
     # ----- the node client -----
 

@@ -37,6 +37,9 @@ MSG_SUBMIT_SEED = "/inference.inference.MsgSubmitSeed"
 MSG_SUBMIT_POC_BATCH = "/inference.inference.MsgSubmitPocBatch"
 MSG_SUBMIT_POC_VALIDATION = "/inference.inference.MsgSubmitPocValidation"
 MSG_CLAIM_REWARDS = "/inference.inference.MsgClaimRewards"
+# Paid inference: the escrow and its settlement, sent by the transfer agent / executor (the devnet node).
+MSG_START_INFERENCE = "/inference.inference.MsgStartInference"
+MSG_FINISH_INFERENCE = "/inference.inference.MsgFinishInference"
 
 # Every message type the decoder knows, by type URL.
 MESSAGE_TYPES = {
@@ -46,6 +49,8 @@ MESSAGE_TYPES = {
     MSG_SUBMIT_POC_BATCH: inference_tx.MsgSubmitPocBatch,
     MSG_SUBMIT_POC_VALIDATION: inference_tx.MsgSubmitPocValidation,
     MSG_CLAIM_REWARDS: inference_tx.MsgClaimRewards,
+    MSG_START_INFERENCE: inference_tx.MsgStartInference,
+    MSG_FINISH_INFERENCE: inference_tx.MsgFinishInference,
 }
 
 

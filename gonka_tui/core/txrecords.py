@@ -73,6 +73,8 @@ MESSAGE_LABELS = {  # what a person calls the chain's other messages
     "/inference.inference.MsgSubmitSeed": "PoC seed",
     "/inference.inference.MsgSubmitNewParticipant": "joined PoC",
     "/inference.inference.MsgClaimRewards": "reward claim",
+    "/inference.inference.MsgStartInference": "inference",
+    "/inference.inference.MsgFinishInference": "inference settled",
 }
 
 

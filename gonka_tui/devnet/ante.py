@@ -28,6 +28,8 @@ The x/inference messages (MsgSubmitNewParticipant, MsgSubmitSeed, MsgSubmitPocBa
 MsgClaimRewards) are signed by their creator (7 for a bad one); a tx made only of them needs no fee;
 their own checks and effects are in `poc_rules.py` (codespace "inference"), run after the ones above
 in the same scratch layer. MsgSubmitPocValidation is refused (4): the devnet is the only validator.
+MsgStartInference / MsgFinishInference (paid inference, `inference_rules.py`) are free too, and refused (4)
+from anyone but the devnet node.
 
 A refused transaction changes nothing. A passing one pays its fee from the first signer to the fee
 collector, increments every signer's sequence, records every signer's pubkey, and moves the coins;
@@ -61,12 +63,13 @@ from gonka_tui.core.secp256k1 import verify
 from gonka_tui.core.tx import MAX_MEMO_BYTES, MSG_SEND, SIGN_MODE_DIRECT, TxDecodeError, decode_tx
 from gonka_tui.core.proto.cosmos.tx.signing.v1beta1 import signing_pb2
 
-from . import codes, poc_rules
+from . import codes, inference_rules, poc_rules
 from .accounts import FEE_COLLECTOR, FEE_COLLECTOR_ADDRESS, LedgerAccount
 from .codes import TxError
 from .events import Event, ante_events, coins_str, fee_events, send_events
 from .epochs import PocConfig
 from .ledger import InvariantError, Overlay
+from .models import Pricing
 
 MAX_TX_BYTES = 1024 * 1024  # CometBFT mempool max_tx_bytes
 MAX_GAS_WANTED = 2**63 - 1
@@ -153,6 +156,9 @@ class Rules:
         self._addresses: dict[str, str | InputError] = {}
         self._pub_addresses: dict[bytes, str | InputError] = {}
         self._verified: set[tuple[bytes, int, bytes, bytes]] = set()
+        # Paid inference (inference_rules.py): only the node sends its messages; the price is set by the server.
+        self.node_address: str | None = None
+        self.price_per_token = Pricing().price_per_token
 
     # ----- cached helpers -----
 
@@ -267,6 +273,9 @@ class Rules:
                     poc_rules.refuse_validation()
                 creator = poc_rules.check_creator(self.canonical_address, msg.creator)
                 msg.creator = creator  # the canonical form keys the PoC records
+                if type_url in inference_rules.MESSAGES and creator != self.node_address:
+                    raise TxError(codes.UNAUTHORIZED, f"{type_url} is sent by the devnet node only (the transfer "
+                                  "agent and executor): request inference over POST /v1/chat/completions")
                 transfers.append((creator, None, 0))
                 continue
             try:
@@ -281,7 +290,8 @@ class Rules:
         for i, (type_url, msg) in enumerate(msgs):
             if type_url == MSG_SEND:
                 transfers[i] = (transfers[i][0], transfers[i][1], self._send_amount(msg.amount))
-        free = all(type_url in poc_rules.FREE_MESSAGES for type_url, _ in msgs)
+        free = all(type_url in poc_rules.FREE_MESSAGES or type_url in inference_rules.MESSAGES
+                   for type_url, _ in msgs)
 
         fee = auth.fee
         fee_total = 0
@@ -397,7 +407,11 @@ class Rules:
                 continue
             if context is None:
                 context = poc_rules.MessageContext(next_height, self.poc, scratch, mutable, mode == Mode.SIMULATE)
-            msg_events, response = poc_rules.apply(context, i, type_url, msg, signer_keys[src])
+            if type_url in inference_rules.MESSAGES:
+                msg_events, response = inference_rules.apply(
+                    context, i, type_url, msg, canonical=self.canonical_address, price_per_token=self.price_per_token)
+            else:
+                msg_events, response = poc_rules.apply(context, i, type_url, msg, signer_keys[src])
             events += msg_events
             data += _response_entry(response)
         scratch.put_many(touched.values())

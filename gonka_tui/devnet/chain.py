@@ -25,10 +25,10 @@ from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.fileio import ensure_private_dir
 from gonka_tui.core.network_constants import DEVNET_CHAIN_ID
-from gonka_tui.core.tx import Fee, sign_send, validate_chain_id
+from gonka_tui.core.tx import Fee, sign_send, sign_tx, validate_chain_id
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
-from . import codes
+from . import codes, inference_rules
 from .accounts import LedgerAccount
 from .ante import Mode, Outcome, Rules, required_fee
 from .blocks import Header, merkle_root, state_hash
@@ -44,6 +44,7 @@ from .store import SCHEMA_VERSION, Store
 
 FAUCET_CAP = 10_000 * NGONKA_PER_GNK
 FAUCET_GAS = 100_000
+NODE_TX_GAS = 1_000_000
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 30
 
@@ -144,6 +145,8 @@ class Chain:
         self.created = False  # True when this open made the genesis
         self._lock = None
         self.base_url = ""  # set by the server: the node's own inference_url
+        self.inference_models: list[str] = []  # set by the server: the models the node serves
+        rules.node_address = self.node_address
         self.poc_config = rules.poc
         self.poc = PocEngine(rules.poc, ledger, self._block_hash_at, self.node_address, self.log)
 
@@ -310,6 +313,7 @@ class Chain:
             tx_rows.append((p.hash, height, idx, p.tx_bytes, json.dumps(result, separators=(",", ":"))))
             event_rows.extend((k, v, height, idx) for k, v in index_pairs(out.events))
         self.poc.end_block(height)  # the PoC stages: in this block's state and its one SQLite transaction
+        inference_rules.end_block(ledger, height, self.log)  # refunds of inferences never finished
         changed = ledger.take_dirty()
         poc_changes = ledger.poc.take_dirty()
         app_hash = state_hash(ledger.app_hash, [a.record() for a in changed]
@@ -371,6 +375,13 @@ class Chain:
         fee = Fee(required_fee(self.rules.min_gas_price, FAUCET_GAS), FAUCET_GAS)
         signed = sign_send(self.node_signer, self.node_address, to, amount, chain_id=self.chain_id,
                            account_number=node.number, sequence=node.sequence, fee=fee, memo=memo)
+        return self.broadcast(signed.tx_bytes)
+
+    def broadcast_from_node(self, messages: list, *, fee: int = 0, gas: int = NODE_TX_GAS) -> CheckTxReply:
+        """A tx of `messages` (Any) signed by the node key, through CheckTx like any other tx."""
+        node = self.check.get(self.node_address)
+        signed = sign_tx(self.node_signer, list(messages), chain_id=self.chain_id, account_number=node.number,
+                         sequence=node.sequence, fee=Fee(fee, gas))
         return self.broadcast(signed.tx_bytes)
 
     def faucet(self, address: str, amount: int) -> CheckTxReply:

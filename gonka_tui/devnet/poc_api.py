@@ -90,7 +90,7 @@ def current_participants_json(chain: Chain) -> dict:
             else info.get("validator_key", ""),
             "weight": weight,
             "inference_url": chain.base_url if is_node else info.get("url", ""),
-            "models": [],
+            "models": list(chain.inference_models) if is_node else [],  # the node serves paid inference
             "seed": _seed_json(chain, address, epoch),
             "ml_nodes": [] if is_node else [{"ml_nodes": [{"node_id": "", "poc_weight": weight,
                                                            "timeslot_allocation": [True, False]}]}],

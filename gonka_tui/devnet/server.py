@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import node_api, rest, rpc
+from . import broker as broker_api, inference_api, node_api, rest, rpc
 from .chain import Chain
 from .limits import read_body
 
@@ -80,7 +80,16 @@ async def block_loop(chain: Chain, block_time: float, on_error: Callable[[BaseEx
 
 
 def create_app(chain: Chain, block_time: float, *, log: Callable[[str], None] = lambda _m: None,
-               on_fatal: Callable[[], None] = lambda: None) -> Starlette:
+               on_fatal: Callable[[], None] = lambda: None, inference_backend=None, broker_keys=(),
+               pricing=None) -> Starlette:
+    """`inference_backend`: a TextBackend, or None for no inference; `broker_keys`: the broker's API keys;
+    `pricing`: a models.Pricing (None: the devnet's default price)."""
+    from .models import Catalogue, Pricing
+
+    catalogue = Catalogue(inference_backend, pricing or Pricing(), chain.node_address)
+    inference = inference_api.InferenceService(chain, inference_backend, catalogue, log)
+    broker = broker_api.Broker.open(Path(chain.store.path).parent, broker_keys)
+
     def fatal(exc: BaseException) -> None:
         log(f"block production stopped: {type(exc).__name__}: {exc}")
         on_fatal()
@@ -88,12 +97,23 @@ def create_app(chain: Chain, block_time: float, *, log: Callable[[str], None] = 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         task = asyncio.create_task(block_loop(chain, block_time, fatal))
+        if broker.enabled:
+            broker.ensure_funded(chain, log)
+        if inference_backend is not None:
+            try:
+                await inference_backend.start()  # loads off the loop: blocks keep coming meanwhile
+            except Exception as exc:  # noqa: BLE001 - the devnet serves on without inference
+                log(f"the text backend did not start: {type(exc).__name__}: {exc}")
+        chain.inference_models = catalogue.active_models()
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            if inference_backend is not None:
+                with contextlib.suppress(Exception):
+                    await inference_backend.aclose()
             if chain.mempool:  # finish the pending block: accepted txs are committed, not lost
                 chain.produce_block()
                 log(f"committed the pending block {chain.height} before stopping")
@@ -104,6 +124,8 @@ def create_app(chain: Chain, block_time: float, *, log: Callable[[str], None] = 
         Route("/chain-rpc/", rpc_index, methods=["GET"]),
         Route("/chain-rpc/{method}", rpc_get, methods=["GET"]),
         *rest.ROUTES,
+        *inference_api.ROUTES,
+        *broker_api.ROUTES,
         *node_api.ROUTES,
         Route("/health", health),
     ]
@@ -112,6 +134,8 @@ def create_app(chain: Chain, block_time: float, *, log: Callable[[str], None] = 
     app.router.redirect_slashes = False
     app.state.chain = chain
     app.state.log = log
+    app.state.inference = inference
+    app.state.broker = broker
     return app
 
 
@@ -144,7 +168,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def serve(chain: Chain, sock: socket.socket, *, block_time: float, log: Callable[[str], None],
-          on_listening: Callable[[str], None] = lambda _url: None) -> None:
+          on_listening: Callable[[str], None] = lambda _url: None, inference_backend=None, broker_keys=(),
+          pricing=None) -> None:
     """Serve on `sock` (from `bind`) until SIGINT/SIGTERM; then commit the pending block and close the state."""
     host, port = sock.getsockname()[:2]
     server = None
@@ -153,7 +178,8 @@ def serve(chain: Chain, sock: socket.socket, *, block_time: float, log: Callable
         if server is not None:
             server.should_exit = True
 
-    app = create_app(chain, block_time, log=log, on_fatal=stop)
+    app = create_app(chain, block_time, log=log, on_fatal=stop, inference_backend=inference_backend,
+                     broker_keys=broker_keys, pricing=pricing)
     server = _uvicorn_server(app, sock, host, port)
     chain.base_url = f"http://{host}:{port}"
     on_listening(chain.base_url)
@@ -192,9 +218,10 @@ class RunningDevnet:
 
 def start_in_thread(home: Path, *, block_time: float = 0.2, chain_id: str | None = None, min_gas_price=0,
                     funds=(), log: Callable[[str], None] = lambda _m: None, timeout: float = 20.0,
-                    poc=None) -> RunningDevnet:
+                    poc=None, inference_backend=None, broker_keys=(), pricing=None) -> RunningDevnet:
     """Open (or create) the devnet in `home` and serve it on a free 127.0.0.1 port until .stop().
-    `poc`: the PocConfig of a new devnet (epochs, model params, rewards); None for the defaults."""
+    `poc`: the PocConfig of a new devnet (epochs, model params, rewards); None for the defaults.
+    `inference_backend`: a TextBackend object (tests pass a fake), or None for no inference."""
     from fractions import Fraction
 
     chain, _notes = Chain.open(Path(home), chain_id=chain_id, min_gas_price=Fraction(min_gas_price),
@@ -207,7 +234,8 @@ def start_in_thread(home: Path, *, block_time: float = 0.2, chain_id: str | None
     def stop() -> None:
         holder["server"].should_exit = True
 
-    app = create_app(chain, block_time, log=log, on_fatal=stop)
+    app = create_app(chain, block_time, log=log, on_fatal=stop, inference_backend=inference_backend,
+                     broker_keys=broker_keys, pricing=pricing)
     server = _uvicorn_server(app, sock, "127.0.0.1", port)
     holder["server"] = server
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gonka-devnet", daemon=True)

@@ -107,3 +107,77 @@ class MsgClaimRewardsResponse(_message.Message):
     amount: int
     result: str
     def __init__(self, amount: _Optional[int] = ..., result: _Optional[str] = ...) -> None: ...
+
+class MsgStartInference(_message.Message):
+    __slots__ = ("creator", "inference_id", "prompt_hash", "prompt_payload", "model", "requested_by", "assigned_to", "node_version", "max_tokens", "prompt_token_count", "request_timestamp", "transfer_signature", "original_prompt")
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_HASH_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_TO_FIELD_NUMBER: _ClassVar[int]
+    NODE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    creator: str
+    inference_id: str
+    prompt_hash: str
+    prompt_payload: str
+    model: str
+    requested_by: str
+    assigned_to: str
+    node_version: str
+    max_tokens: int
+    prompt_token_count: int
+    request_timestamp: int
+    transfer_signature: str
+    original_prompt: str
+    def __init__(self, creator: _Optional[str] = ..., inference_id: _Optional[str] = ..., prompt_hash: _Optional[str] = ..., prompt_payload: _Optional[str] = ..., model: _Optional[str] = ..., requested_by: _Optional[str] = ..., assigned_to: _Optional[str] = ..., node_version: _Optional[str] = ..., max_tokens: _Optional[int] = ..., prompt_token_count: _Optional[int] = ..., request_timestamp: _Optional[int] = ..., transfer_signature: _Optional[str] = ..., original_prompt: _Optional[str] = ...) -> None: ...
+
+class MsgStartInferenceResponse(_message.Message):
+    __slots__ = ("inference_index",)
+    INFERENCE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    inference_index: str
+    def __init__(self, inference_index: _Optional[str] = ...) -> None: ...
+
+class MsgFinishInference(_message.Message):
+    __slots__ = ("creator", "inference_id", "response_hash", "response_payload", "prompt_token_count", "completion_token_count", "executed_by", "transferred_by", "request_timestamp", "transfer_signature", "executor_signature", "requested_by", "original_prompt", "model")
+    CREATOR_FIELD_NUMBER: _ClassVar[int]
+    INFERENCE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_HASH_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXECUTED_BY_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_BY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    EXECUTOR_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    creator: str
+    inference_id: str
+    response_hash: str
+    response_payload: str
+    prompt_token_count: int
+    completion_token_count: int
+    executed_by: str
+    transferred_by: str
+    request_timestamp: int
+    transfer_signature: str
+    executor_signature: str
+    requested_by: str
+    original_prompt: str
+    model: str
+    def __init__(self, creator: _Optional[str] = ..., inference_id: _Optional[str] = ..., response_hash: _Optional[str] = ..., response_payload: _Optional[str] = ..., prompt_token_count: _Optional[int] = ..., completion_token_count: _Optional[int] = ..., executed_by: _Optional[str] = ..., transferred_by: _Optional[str] = ..., request_timestamp: _Optional[int] = ..., transfer_signature: _Optional[str] = ..., executor_signature: _Optional[str] = ..., requested_by: _Optional[str] = ..., original_prompt: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+
+class MsgFinishInferenceResponse(_message.Message):
+    __slots__ = ("inference_index",)
+    INFERENCE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    inference_index: str
+    def __init__(self, inference_index: _Optional[str] = ...) -> None: ...
