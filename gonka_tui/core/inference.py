@@ -131,6 +131,10 @@ class InferenceTimeout(InferenceError):
     """No answer, or no next piece, in time."""
 
 
+class EndpointUnreachable(InferenceError):
+    """The node or broker refused the connection or could not be found: offline, not a refusal."""
+
+
 class InferenceClient(Protocol):
     mode: str  # "signed" | "broker"
     label: str
@@ -334,7 +338,7 @@ class _Client:
         except (TimeoutError, httpx.TimeoutException):
             raise InferenceTimeout(f"{_origin(url)} did not answer {urlsplit(url).path} within {LOOKUP_TIMEOUT:g} s")
         except httpx.RequestError as exc:
-            raise InferenceError(f"cannot reach {_origin(url)} ({type(exc).__name__}): is it running?") from None
+            raise EndpointUnreachable(f"cannot reach {_origin(url)} ({type(exc).__name__}): is it running?") from None
         try:
             return resp.status_code, resp.json()
         except (ValueError, RecursionError):
@@ -436,7 +440,7 @@ class _Client:
                                     f"({type(exc).__name__})", partial=state.content) from None
                 raise InferenceError(f"{self.who} closed the connection without an answer ({type(exc).__name__})")
             except httpx.RequestError as exc:
-                raise InferenceError(f"cannot reach {self.who} ({type(exc).__name__}): is it running?",
+                raise EndpointUnreachable(f"cannot reach {self.who} ({type(exc).__name__}): is it running?",
                                      partial=state.content) from None
             if done is not None:
                 yield done
@@ -695,6 +699,6 @@ def open_inference(session: "Session", *, key: str | None = None, broker: str | 
     return SignedClient(network, RequestSigner(derived.private_key, derived.address), name, **client_kw)
 
 
-__all__ = ["ChatMessage", "Delta", "Done", "InferenceClient", "InferenceError", "InferenceTimeout",
+__all__ = ["ChatMessage", "Delta", "Done", "EndpointUnreachable", "InferenceClient", "InferenceError", "InferenceTimeout",
            "InsufficientFunds", "ModelNotFound", "ModelPrice", "RateLimited", "StreamCut", "Unauthorized", "Usage",
            "open_inference", "read_chat_stream", "network_models", "network_prices", "SignedClient", "BrokerClient"]

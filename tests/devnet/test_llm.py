@@ -83,6 +83,16 @@ async def test_counts_are_exact(model, tokenizer):
 
 
 @needs_model
+async def test_the_default_repetition_penalty_keeps_greedy_answers_from_looping(model):
+    # Greedy and without a penalty, this question makes the 135M model repeat a phrase until the limit.
+    question = (("user", "What is the capital of France?"),)
+    _, looped = await collect(model.stream(ChatJob(messages=question, max_tokens=96, repetition_penalty=1.0)))
+    answer, done = await collect(model.stream(ChatJob(messages=question, max_tokens=96)))
+    assert looped.finish_reason == "length"
+    assert done.finish_reason == "stop" and "Paris" in answer
+
+
+@needs_model
 async def test_max_tokens_ends_with_length(model):
     answer, done = await collect(model.stream(ChatJob(messages=(("user", "Hi"),), max_tokens=3)))
     assert answer and done.completion_tokens == 3 and done.finish_reason == "length"

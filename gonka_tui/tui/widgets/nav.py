@@ -18,14 +18,22 @@ class NavBar(Static):
     def on_mount(self) -> None:
         self.update(self.tabs_markup())
 
+    def on_resize(self) -> None:
+        self.update(self.tabs_markup())
+
     def tabs_markup(self) -> str:
-        parts = []
+        tabs = []
         for entry, spec in zip(SCREENS, NAV_ACTIONS):
             key = self.app.key_for(spec)
-            key = key.upper() if len(key) <= 3 and key.startswith("f") else key
-            click = f"@click=app.goto('{entry.mode}')"
-            if entry.mode == self.current:
-                parts.append(f"[{click} reverse b] {key} {spec.label} [/]")
+            tabs.append((entry.mode, key.upper() if len(key) <= 3 and key.startswith("f") else key, spec.label))
+        # Padded tabs where they fit; at 80 columns the padding goes, so that every tab stays readable.
+        wide = sum(len(key) + len(label) + 4 for _, key, label in tabs) + len(tabs) - 1
+        pad = " " if wide <= self.app.size.width else ""
+        parts = []
+        for mode, key, label in tabs:
+            click = f"@click=app.goto('{mode}')"
+            if mode == self.current:
+                parts.append(f"[{click} reverse b]{pad}{key} {label}{pad}[/]")
             else:
-                parts.append(f"[{click}] [$accent b]{key}[/] {spec.label} [/]")
+                parts.append(f"[{click}]{pad}[$accent b]{key}[/] {label}{pad}[/]")
         return " ".join(parts)
