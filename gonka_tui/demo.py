@@ -22,6 +22,7 @@ from gonka_tui.config import DEVNET_URL, ensure_config, resolve_home
 from gonka_tui.core.fileio import ensure_private_dir, write_atomic
 from gonka_tui.core.keys import generate_mnemonic
 from gonka_tui.core.keystore import Keystore
+from gonka_tui.devnet.broker import BROKER_KEYS_ENV
 
 DEMO_DIR = ".gonka-demo"
 DEMO_KEY = "demo"
@@ -107,7 +108,8 @@ def start_devnet(root: Path, address: str, url: str = DEVNET_URL) -> subprocess.
     port = url.rsplit(":", 1)[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "gonka_tui", "--home", str(root), "devnet", "--port", port,
-         "--fund", f"{address}={DEMO_FUNDS}", "--broker-key", demo_broker_key(root), *DEMO_ROUNDS],
+         "--fund", f"{address}={DEMO_FUNDS}", *DEMO_ROUNDS],
+        env={**os.environ, BROKER_KEYS_ENV: demo_broker_key(root)},  # not an argument: ps shows those
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     log.close()
     deadline = time.monotonic() + READY_TIMEOUT
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         f"gonka demo home: {root}  (your real keystore is not used)",
         f"demo key '{DEMO_KEY}': {address}",
         f"demo keystore passphrase: {passphrase}",
+        f"demo broker '{DEMO_BROKER}': {DEVNET_URL}/broker/v1  API key: {demo_broker_key(root)}  (Inference, F9)",
     ]
     if mnemonic:
         banner.append(f"demo recovery phrase (new): {mnemonic}")

@@ -9,6 +9,9 @@
 3. The devnet's longest block interval while it generated (block times of every height spanned, from
    /chain-rpc/block) and its resident memory with the model loaded.
 4. Signing overhead per request: RequestSigner.headers (sha256 of the body, the signed bytes, RFC6979 + low-S).
+5. The Inference screen (the app headless, App.run_test): one question to the same devnet through the app's own
+   client; the tokens/s that reach the answer's Markdown against the model's decode rate. And the screen's intake
+   alone: a scripted client that streams 5000 pieces as fast as it can, timed until all of them are shown.
 """
 
 from __future__ import annotations
@@ -114,6 +117,85 @@ def longest_block_interval(url: str, first: int, last: int) -> float:
     return max((b - a for a, b in zip(stamps, stamps[1:])), default=0) / 1e9
 
 
+async def _wait(pilot, predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the app did not show {what} within {timeout:.0f} s")
+        await pilot.pause(0.02)  # the app's own turn; the condition is what is waited on
+
+
+async def _ask_in_app(app, question: str, timeout: float) -> tuple[list[tuple[float, int]], object, float]:
+    """Ask on the Inference screen; returns (time, characters) of each append to the answer, the screen and when
+    the question was asked."""
+    from gonka_tui.tui.screens.inference import InferenceScreen
+    from gonka_tui.tui.widgets import chat_view
+
+    appends: list[tuple[float, int]] = []
+    original = chat_view.AnswerMarkdown.append
+
+    def recorded(self, markdown: str):
+        appends.append((time.perf_counter(), len(markdown)))
+        return original(self, markdown)
+
+    chat_view.AnswerMarkdown.append = recorded
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f9")
+            await _wait(pilot, lambda: isinstance(app.screen, InferenceScreen) and app.screen.inference
+                        and app.screen.inference.models, 30, "the models")
+            screen = app.screen
+            asked = time.perf_counter()
+            worker = screen.ask(question)
+            await _wait(pilot, lambda: worker.is_finished, timeout, "the answer")
+            return appends, screen, asked
+    finally:
+        chat_view.AnswerMarkdown.append = original
+
+
+def bench_screen(url: str, tmp: str) -> dict:
+    """The real app, its real client, the devnet's real model."""
+    from gonka_tui.config import load_config, resolve_home
+    from gonka_tui.core.keystore import Keystore
+    from gonka_tui.tui.app import GonkaApp
+
+    home = resolve_home(Path(tmp) / "app-home")
+    home.config_file.parent.mkdir(parents=True, exist_ok=True)
+    home.config_file.write_text(f'default_network = "bench"\n[networks.bench]\nnodes = ["{url}"]\n')
+    ks = Keystore(home.keystore_dir)
+    ks.initialize("bench-passphrase-1")
+    ks.add_private_key("bench", PRIVATE_KEY)
+    app = GonkaApp(home, load_config(home))
+    app.keystore.unlock("bench-passphrase-1")
+    appends, screen, asked = asyncio.run(_ask_in_app(app, QUESTION, 120))
+    last = screen.messages[-1]
+    tokens = last.completion_tokens or 0
+    span = appends[-1][0] - appends[0][0] if len(appends) > 1 else 0.0
+    return {"first_shown_s": round(appends[0][0] - asked, 3) if appends else None, "completion_tokens": tokens,
+            "appends": len(appends), "tokens_per_second_shown": round((tokens - 1) / span, 1) if span else None}
+
+
+def bench_screen_intake(tmp: str, pieces: int = 5000) -> dict:
+    """The screen alone: how fast it takes an answer from a client that never waits."""
+    from gonka_tui.config import load_config, resolve_home
+    from gonka_tui.core.keystore import Keystore
+    from gonka_tui.tui.app import GonkaApp
+    from tests.app.fake_inference import FakeInference, FakeOpener, Script
+
+    home = resolve_home(Path(tmp) / "intake-home")
+    ks = Keystore(home.keystore_dir)
+    ks.initialize("bench-passphrase-1")
+    ks.add_private_key("main", PRIVATE_KEY)
+    client = FakeInference(scripts=[Script([f"w{i} " for i in range(pieces)], usage=(10, pieces),
+                                           yield_between=True)])
+    app = GonkaApp(home, load_config(home), inference_opener=FakeOpener(client))
+    app.keystore.unlock("bench-passphrase-1")
+    appends, _screen, asked = asyncio.run(_ask_in_app(app, "go", 120))
+    span = appends[-1][0] - asked
+    return {"pieces": pieces, "appends": len(appends), "characters_shown": sum(n for _, n in appends),
+            "pieces_per_second": round(pieces / span, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -137,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             runs, first, last = asyncio.run(signed_runs(url, args.runs, args.tokens))
             rss = psutil.Process(proc.pid).memory_info().rss / 2**20
             longest = longest_block_interval(url, first, last)
+            screen = bench_screen(url, home)
+            intake = bench_screen_intake(home)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -152,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         "longest_block_interval_s": round(longest, 3),
         "block_time_s": args.block_time,
         "devnet_rss_mib": round(rss, 1),
+        "screen": screen,
+        "screen_over_raw_decode": round(screen["tokens_per_second_shown"] / raw["decode_tokens_per_second"], 3)
+        if screen.get("tokens_per_second_shown") and raw.get("decode_tokens_per_second") else None,
+        "screen_intake": intake,
         "runs": runs,
         "cpus": os.cpu_count(),
     }, indent=2))

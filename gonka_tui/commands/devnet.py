@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from decimal import Decimal
@@ -115,10 +116,12 @@ def run(ctx: Context, args) -> int:
     funds = [parse_fund(f) for f in args.fund or []] + [parse_fund_vesting(f) for f in args.fund_vesting or []]
     home = Path(args.devnet_home).expanduser().resolve() if args.devnet_home else ctx.home.devnet_dir
     poc = parse_poc_config(args)
-    from gonka_tui.devnet.broker import parse_broker_key
+    from gonka_tui.devnet.broker import BROKER_KEYS_ENV, parse_broker_key
     from gonka_tui.devnet.models import Pricing, parse_inference_price
 
-    broker_keys = [parse_broker_key(k) for k in getattr(args, "broker_key", None) or []]
+    # Keys also from the environment, one per line: an argument is visible to every user of the machine (ps).
+    from_env = [k for k in os.environ.get(BROKER_KEYS_ENV, "").splitlines() if k.strip()]
+    broker_keys = [parse_broker_key(k.strip()) for k in [*(getattr(args, "broker_key", None) or []), *from_env]]
     pricing = parse_inference_price(args.inference_price) if getattr(args, "inference_price", None) else Pricing()
     threads = parse_uint(getattr(args, "inference_threads", None) or "1", what="--inference-threads", minimum=1,
                          maximum=256)

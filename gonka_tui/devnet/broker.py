@@ -14,7 +14,6 @@ tops the account up when it is below FUNDING_FLOOR.
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import secrets
 import time
@@ -26,10 +25,10 @@ from starlette.routing import Route
 
 from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
-from gonka_tui.core.fileio import ensure_private_dir, write_atomic
-from gonka_tui.core.secp256k1 import N, Signer
+from gonka_tui.core.secp256k1 import Signer
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
+from .genesis import load_or_create_key
 from .inference_api import RequestRefused, body_hash, read_request_body
 
 BROKER_KEY_FILE = "broker_key.json"
@@ -38,6 +37,7 @@ FUNDING_TOP_UP = 100_000 * NGONKA_PER_GNK
 MIN_KEY_CHARS = 16
 MAX_KEY_CHARS = 256
 MAX_KEYS = 64
+BROKER_KEYS_ENV = "GONKA_DEVNET_BROKER_KEYS"  # more --broker-key values, one per line (kept out of ps)
 _KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII without spaces: it travels in an HTTP header
 
 
@@ -50,24 +50,7 @@ def parse_broker_key(text: str) -> str:
 
 
 def load_or_create_account_key(home: Path) -> Signer:
-    ensure_private_dir(home)
-    path = Path(home) / BROKER_KEY_FILE
-    if path.exists():
-        try:
-            key = bytes.fromhex(json.loads(path.read_text())["private_key"])
-            if len(key) != 32:
-                raise ValueError
-            return Signer(key)
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path} is not the devnet broker's key; move it away to make a new one") from None
-    while True:
-        key = secrets.token_bytes(32)
-        if 0 < int.from_bytes(key, "big") < N:
-            break
-    signer = Signer(key)
-    body = {"type": "secp256k1", "private_key": key.hex(), "address": address_from_pubkey(signer.pubkey)}
-    write_atomic(path, (json.dumps(body, indent=2) + "\n").encode())  # 0600
-    return signer
+    return load_or_create_key(home, BROKER_KEY_FILE, "the devnet broker's key")
 
 
 class Broker:

@@ -60,9 +60,10 @@ def parse_fund_vesting(text: str) -> Fund:
     return Fund(fund.address, fund.amount, secs)
 
 
-def load_or_create_node_key(home: Path) -> Signer:
+def load_or_create_key(home: Path, file_name: str, what: str) -> Signer:
+    """The devnet's own account key `home/file_name` (0600), made on first use: the node's, the broker's."""
     ensure_private_dir(home)
-    path = home / NODE_KEY_FILE
+    path = Path(home) / file_name
     if path.exists():
         try:
             data = json.loads(path.read_text())
@@ -70,7 +71,7 @@ def load_or_create_node_key(home: Path) -> Signer:
             if len(key) != 32:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path} is not a devnet node key; move it away to make a new one") from None
+            raise InputError(f"{path} is not {what}; move it away to make a new one") from None
         return Signer(key)
     while True:
         key = secrets.token_bytes(32)
@@ -80,6 +81,10 @@ def load_or_create_node_key(home: Path) -> Signer:
     body = {"type": "secp256k1", "private_key": key.hex(), "address": address_from_pubkey(signer.pubkey)}
     write_atomic(path, (json.dumps(body, indent=2) + "\n").encode())
     return signer
+
+
+def load_or_create_node_key(home: Path) -> Signer:
+    return load_or_create_key(home, NODE_KEY_FILE, "a devnet node key")
 
 
 def genesis_accounts(node_signer: Signer, funds: list[Fund], genesis_time_s: int) -> list[LedgerAccount]:

@@ -86,9 +86,11 @@ def create_app(chain: Chain, block_time: float, *, log: Callable[[str], None] = 
     `pricing`: a models.Pricing (None: the devnet's default price)."""
     from .models import Catalogue, Pricing
 
-    catalogue = Catalogue(inference_backend, pricing or Pricing(), chain.node_address)
-    inference = inference_api.InferenceService(chain, inference_backend, catalogue, log)
-    broker = broker_api.Broker.open(Path(chain.store.path).parent, broker_keys)
+    inference = broker = None
+    if chain is not None:  # None: the route table only (tests list the routes of an app never started)
+        catalogue = Catalogue(inference_backend, pricing or Pricing(), chain.node_address)
+        inference = inference_api.InferenceService(chain, inference_backend, catalogue, log)
+        broker = broker_api.Broker.open(Path(chain.store.path).parent, broker_keys)
 
     def fatal(exc: BaseException) -> None:
         log(f"block production stopped: {type(exc).__name__}: {exc}")

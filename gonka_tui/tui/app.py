@@ -138,7 +138,9 @@ class GonkaApp(ErrorsAsModals, App):
         # scripts/run's demo home keeps its generated passphrase beside the keystore.
         demo = self.home.data_dir / "demo-passphrase.txt"
         if demo.is_file():
-            self.notify(f"Demo home. Keystore passphrase: {demo.read_text().strip()}",
+            broker = self.home.data_dir / "demo-broker-key.txt"
+            self.notify(f"Demo home. Keystore passphrase: {demo.read_text().strip()}"
+                        + (f"\nBroker 'devnet' (F9, b): API key {broker.read_text().strip()}" if broker.is_file() else ""),
                         title="gonka demo", timeout=30)
 
     def update_status(self) -> None:

@@ -145,7 +145,7 @@ async def test_escape_stops_the_answer_and_keeps_what_came(home):
         await pilot.press("escape")
         await wait_for(pilot, lambda: not screen.generating and info(answers(screen)[0]), what="stopped")
         box = answers(screen)[0]
-        assert info(box) == "(stopped)" and box.markdown.source == "Once upon a time"
+        assert info(box) == "(stopped) · charged for the tokens generated: History shows the amount" and box.markdown.source == "Once upon a time"
         assert client.streams_closed == 1  # the request was closed, not left running
         store = ConversationStore(resolve_home(home).data_dir)
         [conversation] = store.list()

@@ -156,6 +156,7 @@ def test_gonka_devnet_prints_the_broker_url_and_never_the_key(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GONKA_")}
     env["GONKA_HOME"] = str(tmp_path / "home")
+    env["GONKA_DEVNET_BROKER_KEYS"] = OTHER_KEY + "\n"  # a key kept out of the command line (ps shows those)
     proc = subprocess.Popen([sys.executable, "-m", "gonka_tui", "devnet", "--home", str(tmp_path / "devnet"),
                              "--port", str(port), "--broker-key", KEY, "--inference-price", "20000",
                              "--inference-backend", "http://127.0.0.1:9/v1"],
@@ -168,11 +169,17 @@ def test_gonka_devnet_prints_the_broker_url_and_never_the_key(tmp_path):
         wait_until(lambda: any("Ctrl-C" in line for line in lines) or proc.poll() is not None, "the start-up lines",
                    timeout=30)
         out = "".join(lines)
-        assert f"http://127.0.0.1:{port}/broker/v1" in out, out + "".join(errors)
+        assert f"http://127.0.0.1:{port}/broker/v1 (OpenAI-compatible; 2 API keys)" in out, out + "".join(errors)
+        for key, status in ((OTHER_KEY, 503), ("not-a-key-of-this-devnet", 401)):  # 503: its backend is down
+            r = httpx.post(f"http://127.0.0.1:{port}/broker/v1/chat/completions", timeout=10,
+                           headers={"Authorization": f"Bearer {key}"},
+                           json={"model": "HuggingFaceTB/SmolLM2-135M-Instruct",
+                                 "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == status, (key, r.text)
         assert "inference:" in out
         pricing = httpx.get(f"http://127.0.0.1:{port}/v1/governance/pricing", timeout=5).json()
         assert pricing["unit_of_compute_price"] == 200 and pricing["models"][0]["price_per_token"] == 20000
     finally:
         proc.terminate()
         proc.wait(30)
-    assert KEY not in "".join(lines) + "".join(errors)
+    assert KEY not in "".join(lines) + "".join(errors) and OTHER_KEY not in "".join(lines) + "".join(errors)

@@ -258,6 +258,8 @@ def test_unknown_model_is_404_listing_the_models(http, devnet, fake):
 
 @pytest.mark.parametrize("body, fragment", [
     (b"not json", "JSON"),
+    (b"[" * 200_000, "nests deeper than 64 levels"),  # signed, so the body is read: hostile JSON is a 400
+    (b'{"a":' * 65 + b"0" + b"}" * 65, "nests deeper than 64 levels"),
     ({"messages": [{"role": "user", "content": "x"}]}, "model"),
     ({"model": MODEL_ID, "messages": []}, "messages"),
     ({"model": MODEL_ID, "messages": [{"role": "tool", "content": "x"}]}, "role"),

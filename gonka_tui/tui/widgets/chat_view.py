@@ -95,6 +95,8 @@ class AnswerInfo:
         parts = []
         if self.note:
             parts.append(f"({self.note})")
+            if self.note == "stopped" and not self.cost:  # the node settles a stopped answer by what it made
+                parts.append("charged for the tokens generated: History shows the amount")
         if self.prompt_tokens is not None or self.completion_tokens is not None:
             parts.append(f"{self.prompt_tokens or 0} prompt + {self.completion_tokens or 0} completion tokens")
         if self.cost:
