@@ -109,6 +109,13 @@ def infer(ctx: Context, args) -> int:
 
     try:
         done = asyncio.run(run())
+    except KeyboardInterrupt:
+        if written["any"] and not written["newline"]:
+            write("\n")
+        # Not the CLI's "nothing was changed": the node may have reserved and charged for the answer begun.
+        ctx.err("interrupted: a request already answered in part is charged for the tokens generated "
+                "(`gonka history` shows it)")
+        return 130
     except InferenceError as exc:
         if args.json:
             ctx.out_json(_result_json(client, args.model, exc.partial, error=str(exc)))

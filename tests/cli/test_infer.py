@@ -163,8 +163,10 @@ def test_mainnet_says_how_to_add_openbroker(gonka):
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory):
     funds = [Fund(ABANDON_1200, 1000 * GNK), Fund(ABANDON_118, 1000)]  # 118: 1,000 ngonka, below any escrow
+    backend = FakeBackend()
     with start_in_thread(tmp_path_factory.mktemp("devnet"), block_time=0.1, funds=funds,
-                         inference_backend=FakeBackend(), broker_keys=[DEVNET_BROKER_KEY]) as d:
+                         inference_backend=backend, broker_keys=[DEVNET_BROKER_KEY]) as d:
+        d.backend = backend  # tests script it (and reset it after)
         yield d
 
 
@@ -218,3 +220,30 @@ def test_devnet_cost_is_what_was_charged_when_the_tokens_exceed_the_escrow(dev_c
     while devnet.chain.account(node).balance == before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert devnet.chain.account(node).balance - before == 4 * 10_000  # what the node (executor) was paid
+
+
+def test_ctrl_c_mid_answer_says_the_request_may_be_charged(dev_cli, devnet, home):
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import PASSPHRASE, REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GONKA_")}
+    env.update(GONKA_HOME=str(home), GONKA_NODE=devnet.url, GONKA_PASSPHRASE=PASSPHRASE)
+    fake = devnet.backend
+    fake.hold_after = 2  # two pieces, then the model waits: the answer is under way when Ctrl-C comes
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "gonka_tui", "infer", "Tell me a story"], env=env, cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(30, proc.kill)  # a read below that never ends would fail the test, not hang it
+        watchdog.start()
+        first = proc.stdout.read(6)  # the answer's first pieces, streamed before the model holds
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        watchdog.cancel()
+    finally:
+        fake.reset()
+    assert first == "Hello," and proc.returncode == 130, err
+    assert "charged for the tokens generated" in err and "nothing was changed" not in err
