@@ -18,8 +18,7 @@ import base64
 import json
 import time
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Any, AsyncIterable, AsyncIterator, Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +26,11 @@ import httpx
 from gonka_tui import __version__
 from gonka_tui.core.address import is_valid_address, short_address
 from gonka_tui.core.errors import GonkaError, InputError, KeystoreError
+from gonka_tui.core.inference_prices import network_models, network_prices
 from gonka_tui.core.inference_signing import RequestSigner
+from gonka_tui.core.inference_types import (ChatMessage, Delta, Done, EndpointUnreachable, InferenceClient,
+                                            InferenceError, InferenceTimeout, InsufficientFunds, ModelNotFound,
+                                            ModelPrice, RateLimited, StreamCut, Unauthorized, Usage)
 from gonka_tui.core.sse import ChatChunks, ChunkUsage, SSEError, SSEParser, clean_message, error_message, parse_usage
 from gonka_tui.core.network_constants import DEFAULT_MAX_TOKENS
 
@@ -45,106 +48,6 @@ FIRST_BACKOFF = 0.5  # seconds before the first retry of a 429 without Retry-Aft
 MAX_ERROR_BODY = 64 * 1024
 MAINNET_CHAIN_ID = "gonka-mainnet"
 OPENBROKER = ("openbroker", "https://api.openbroker.gonka.gg/v1")
-
-
-# ----- what the clients yield (contracts10 §C) -----
-
-@dataclass(frozen=True)
-class ModelPrice:
-    id: str
-    price_per_token: int | None  # ngonka; None when unknown (a broker's model the network does not price)
-    context_window: int | None
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A piece of the answer."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Done:
-    """The last event of a successful stream."""
-
-    model: str
-    content: str
-    usage: Usage | None
-    cost_ngonka: int | None  # None when usage (or any price) is unknown
-    cost_is_estimate: bool  # a broker that reports no price: the network's price × tokens
-    finish_reason: str | None
-    inference_id: str | None
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: str  # "system" | "user" | "assistant"
-    content: str
-
-
-class InferenceError(GonkaError):
-    """str(exc) is one clear line; `status` the HTTP status when there was one; `partial` the answer
-    received before the failure ("" if none)."""
-
-    def __init__(self, message: str, *, status: int | None = None, partial: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.partial = partial
-
-
-class Unauthorized(InferenceError):
-    """401: a refused signature or API key, or a requester the node does not know."""
-
-
-class InsufficientFunds(InferenceError):
-    """402: the balance is below what the request reserves."""
-
-
-class RateLimited(InferenceError):
-    """429, still after the retries; `retry_after` is the server's last hint in seconds (None: none)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
-class ModelNotFound(InferenceError):
-    """404 for the model; `models` lists those served (when they could be read)."""
-
-    def __init__(self, message: str, *, models: list[str] | None = None, **kw) -> None:
-        super().__init__(message, **kw)
-        self.models = list(models or [])
-
-
-class StreamCut(InferenceError):
-    """The connection or the stream ended before [DONE]; `partial` keeps the answer so far."""
-
-
-class InferenceTimeout(InferenceError):
-    """No answer, or no next piece, in time."""
-
-
-class EndpointUnreachable(InferenceError):
-    """The node or broker refused the connection or could not be found: offline, not a refusal."""
-
-
-class InferenceClient(Protocol):
-    mode: str  # "signed" | "broker"
-    label: str
-
-    async def models(self) -> list[ModelPrice]: ...
-
-    def chat(self, messages: list[ChatMessage], *, model: str | None = None, max_tokens: int | None = None,
-             temperature: float | None = None) -> AsyncIterator[Delta | Done]: ...
-
-    async def aclose(self) -> None: ...
 
 
 # ----- reading a stream -----
@@ -252,56 +155,6 @@ def _body(messages: list[ChatMessage], model: str, max_tokens: int | None, tempe
             raise InputError("temperature must be from 0 to 2")
         body["temperature"] = float(temperature)
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-# ----- the network's models and prices -----
-
-async def _network_get(network: "ChainClient", path: str) -> Any | None:
-    """GET `path` from the session's nodes; None when they do not serve it."""
-    status, data = await network.request("GET", path, cache=True)
-    return data if status < 400 and isinstance(data, dict) else None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 40:
-        return int(value)
-    return None
-
-
-async def network_prices(network: "ChainClient") -> dict[str, int]:
-    """model id → ngonka per token, from `/v1/pricing` (`price_per_token`, else units × unit price)."""
-    data = await _network_get(network, "/v1/pricing") or {}
-    unit = _int(data.get("unit_of_compute_price"))
-    prices: dict[str, int] = {}
-    for m in data.get("models") or []:
-        if not isinstance(m, dict) or not isinstance(m.get("id"), str):
-            continue
-        price = _int(m.get("price_per_token"))
-        units = _int(m.get("units_of_compute_per_token"))
-        if price is None and unit is not None and units is not None:
-            price = unit * units
-        if price is not None:
-            prices[m["id"]] = price
-    return prices
-
-
-async def network_models(network: "ChainClient", *, governance: bool = False) -> list[ModelPrice]:
-    """The models the network serves now (`/v1/models`; `governance`: all it knows) with their prices."""
-    models, prices = await asyncio.gather(_network_get(network, "/v1/governance/models" if governance else "/v1/models"),
-                                          network_prices(network))
-    found: list[ModelPrice] = []
-    listed = (models or {}).get("models")
-    if isinstance(listed, list):
-        for m in listed:
-            if isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"]:
-                found.append(ModelPrice(m["id"], prices.get(m["id"]), _int(m.get("context_window")) or None))
-    elif models is None and not governance:  # a node without /v1/models: the priced ones
-        found = [ModelPrice(mid, price, None) for mid, price in prices.items()]
-    return found
 
 
 # ----- the shared HTTP part -----

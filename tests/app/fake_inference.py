@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from gonka_tui.core.inference import ChatMessage, Delta, Done, ModelPrice, Usage
+from gonka_tui.core.inference_types import ChatMessage, Delta, Done, ModelPrice, Usage
 
 MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 PRICE = 10_000  # ngonka per token: the devnet's default

@@ -21,7 +21,7 @@ from gonka_tui.core.address import short_address
 from gonka_tui.core.brokers import validate_api_key, validate_broker_name, validate_broker_url
 from gonka_tui.core.conversations import Conversation, ConversationStore, StoredMessage
 from gonka_tui.core.errors import GonkaError, NodeUnreachable
-from gonka_tui.core.inference import Delta, Done, InferenceError, StreamCut
+from gonka_tui.core.inference_types import Delta, Done, InferenceError, StreamCut
 from gonka_tui.tui.actions import ActionSpec
 from gonka_tui.tui.inference_session import (ERROR, FUNDS, NO_MODELS, OFFLINE, InferenceSession, Payer, classify,
                                              cost_text, history, price_text)
