@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from gonka_tui.core.errors import InputError
+from gonka_tui.core.inference_signing import signed_bytes  # what the client signs is what is checked
 from gonka_tui.core.secp256k1 import verify
 
 TIMESTAMP_EXPIRATION_NS = 60 * 10**9  # the chain's validation_params.timestamp_expiration
@@ -48,16 +49,6 @@ class SignedRequest:
     @property
     def signature_b64(self) -> str:
         return base64.b64encode(self.signature).decode()
-
-
-def signed_bytes(body: bytes, timestamp_ns: int, transfer_address: str) -> bytes:
-    """What the developer signs (the SDK's gonka_signature; the chain's getDevBytes)."""
-    return (hashlib.sha256(body).hexdigest() + str(timestamp_ns) + transfer_address).encode("utf-8")
-
-
-def sign_request(signer, body: bytes, timestamp_ns: int, transfer_address: str) -> str:
-    """The Authorization value for `body` (tests and tools; the core client has its own)."""
-    return base64.b64encode(signer.sign(signed_bytes(body, timestamp_ns, transfer_address))).decode()
 
 
 class ReplayCache:

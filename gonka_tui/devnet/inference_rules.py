@@ -32,7 +32,7 @@ from .accounts import LedgerAccount
 from .codes import TxError, inference_error
 from .events import Event, coins_str
 from .poc_rules import REWARD_MODULE as INFERENCE_MODULE, REWARD_MODULE_ADDRESS as INFERENCE_MODULE_ADDRESS
-from .poc_rules import MessageContext, transfer_events
+from .poc_rules import MessageContext, check_creator, message_event, response, transfer_events
 
 MESSAGES = frozenset({MSG_START_INFERENCE, MSG_FINISH_INFERENCE})
 EXPIRY_BLOCKS = 100
@@ -51,17 +51,6 @@ def escrow_amount(prompt_token_count: int, max_tokens: int, price_per_token: int
 def charge_amount(prompt_tokens: int, completion_tokens: int, price_per_token: int, escrow: int) -> int:
     """What the requester pays for the tokens used: never more than was escrowed."""
     return min((prompt_tokens + completion_tokens) * price_per_token, escrow)
-
-
-def _response(name: str, inference_id: str) -> any_pb2.Any:
-    cls = getattr(inference_tx, f"{name}Response")
-    return any_pb2.Any(type_url=f"/inference.inference.{name}Response",
-                       value=cls(inference_index=inference_id).SerializeToString())
-
-
-def _message_event(index: int, type_url: str, sender: str) -> Event:
-    return ("message", (("action", type_url), ("sender", sender), ("module", INFERENCE_MODULE),
-                        ("msg_index", str(index))))
 
 
 def _module(ctx: MessageContext) -> LedgerAccount:
@@ -84,13 +73,6 @@ def apply(ctx: MessageContext, index: int, type_url: str, msg, *, price_per_toke
     raise TxError(codes.UNKNOWN_REQUEST, f"unrecognized message type: {type_url}")
 
 
-def _address(canonical: Callable[[str], str], value: str, name: str) -> str:
-    try:
-        return canonical(value)
-    except Exception as exc:  # InputError with the precise reason
-        raise TxError(codes.INVALID_ADDRESS, f"invalid {name} address: {exc}") from None
-
-
 def _start(ctx: MessageContext, index: int, msg, price: int, canonical) -> tuple[list[Event], any_pb2.Any]:
     _check_text(msg.inference_id, "inference_id", MAX_ID)
     _check_text(msg.model, "model", MAX_MODEL)
@@ -105,8 +87,8 @@ def _start(ctx: MessageContext, index: int, msg, price: int, canonical) -> tuple
         raise TxError(codes.INVALID_REQUEST, f"prompt_token_count must be at most {MAX_PROMPT_COUNT}")
     if price <= 0:
         raise TxError(codes.INVALID_REQUEST, "the devnet has no price for inference")
-    requester = _address(canonical, msg.requested_by, "requested_by")
-    executor = _address(canonical, msg.assigned_to, "assigned_to")
+    requester = check_creator(canonical, msg.requested_by, "requested_by")
+    executor = check_creator(canonical, msg.assigned_to, "assigned_to")
     if executor != msg.creator:
         raise TxError(codes.UNAUTHORIZED, f"assigned_to must be the devnet node {msg.creator}: it is the only "
                       "executor")
@@ -130,11 +112,12 @@ def _start(ctx: MessageContext, index: int, msg, price: int, canonical) -> tuple
         "start_height": ctx.height, "expires": expires, "status": "started"})
     poc.put(("ix", expires), [*(poc.get(("ix", expires)) or []), msg.inference_id])
     amount = coins_str(escrow)
-    events = [_message_event(index, MSG_START_INFERENCE, msg.creator),
+    events = [message_event(index, MSG_START_INFERENCE, msg.creator),
               *transfer_events(index, requester, INFERENCE_MODULE_ADDRESS, amount),
               ("inference_started", (("inference_id", msg.inference_id), ("requested_by", requester),
                                      ("escrow", amount), ("msg_index", str(index))))]
-    return events, _response("MsgStartInference", msg.inference_id)
+    return events, response("MsgStartInference", inference_tx.MsgStartInferenceResponse(
+        inference_index=msg.inference_id))
 
 
 def _finish(ctx: MessageContext, index: int, msg, canonical) -> tuple[list[Event], any_pb2.Any]:
@@ -147,10 +130,10 @@ def _finish(ctx: MessageContext, index: int, msg, canonical) -> tuple[list[Event
                               "was refunded)")
     if record["status"] != "started":
         raise inference_error(codes.ILLEGAL_STATE, f"inference {msg.inference_id} was already finished")
-    executor = _address(canonical, msg.executed_by, "executed_by")
+    executor = check_creator(canonical, msg.executed_by, "executed_by")
     if executor != record["executor"] or msg.creator != record["executor"]:
         raise TxError(codes.UNAUTHORIZED, f"inference {msg.inference_id} was assigned to {record['executor']}")
-    if msg.requested_by and _address(canonical, msg.requested_by, "requested_by") != record["requested_by"]:
+    if msg.requested_by and check_creator(canonical, msg.requested_by, "requested_by") != record["requested_by"]:
         raise TxError(codes.INVALID_REQUEST, f"inference {msg.inference_id} was requested by "
                       f"{record['requested_by']}, not {msg.requested_by}")
     if msg.model and msg.model != record["model"]:
@@ -162,7 +145,7 @@ def _finish(ctx: MessageContext, index: int, msg, canonical) -> tuple[list[Event
     refund = escrow - charge
     requester = record["requested_by"]
     _module(ctx).balance -= escrow
-    events = [_message_event(index, MSG_FINISH_INFERENCE, msg.creator)]
+    events = [message_event(index, MSG_FINISH_INFERENCE, msg.creator)]
     if charge:
         ctx.mutable(executor).balance += charge
         events += transfer_events(index, INFERENCE_MODULE_ADDRESS, executor, coins_str(charge))
@@ -174,7 +157,8 @@ def _finish(ctx: MessageContext, index: int, msg, canonical) -> tuple[list[Event
     events.append(("inference_finished", (("inference_id", msg.inference_id), ("requested_by", requester),
                                           ("charge", coins_str(charge)), ("refund", coins_str(refund)),
                                           ("msg_index", str(index)))))
-    return events, _response("MsgFinishInference", msg.inference_id)
+    return events, response("MsgFinishInference", inference_tx.MsgFinishInferenceResponse(
+        inference_index=msg.inference_id))
 
 
 def end_block(ledger, height: int, log: Callable[[str], None] = lambda _m: None) -> int:

@@ -64,11 +64,13 @@ class MessageContext:
     simulate: bool = False  # Simulate: the signer's key may be unknown, so the seed is not checked
 
 
-def _response(name: str, message) -> any_pb2.Any:
+def response(name: str, message) -> any_pb2.Any:
+    """A message's response, as the tx result's msg_responses carry it."""
     return any_pb2.Any(type_url=f"/inference.inference.{name}Response", value=message.SerializeToString())
 
 
-def _message_event(index: int, type_url: str, sender: str) -> Event:
+def message_event(index: int, type_url: str, sender: str) -> Event:
+    """The `message` event of an x/inference message (history finds a tx by message.sender)."""
     return ("message", (("action", type_url), ("sender", sender), ("module", REWARD_MODULE),
                         ("msg_index", str(index))))
 
@@ -106,9 +108,9 @@ def _new_participant(ctx: MessageContext, index: int, msg) -> tuple[list[Event],
               "join_height": old["join_height"] if old else ctx.height}
     if old != record:
         ctx.view.poc.put(key, record)
-    events = [_message_event(index, MSG_SUBMIT_NEW_PARTICIPANT, msg.creator),
+    events = [message_event(index, MSG_SUBMIT_NEW_PARTICIPANT, msg.creator),
               ("participant_registered", (("participant", msg.creator), ("msg_index", str(index))))]
-    return events, _response("MsgSubmitNewParticipant", inference_tx.MsgSubmitNewParticipantResponse(
+    return events, response("MsgSubmitNewParticipant", inference_tx.MsgSubmitNewParticipantResponse(
         participant_index=msg.creator, status="ACTIVE"))
 
 
@@ -121,7 +123,7 @@ def _seed(ctx: MessageContext, index: int, msg) -> tuple[list[Event], any_pb2.An
         raise TxError(codes.INVALID_REQUEST, "signature must be the 64-byte secp256k1 signature of the seed, as "
                       "128 hex characters")
     ctx.view.poc.put(("s", msg.epoch_index, msg.creator), msg.signature.lower())
-    return [_message_event(index, MSG_SUBMIT_SEED, msg.creator)], _response(
+    return [message_event(index, MSG_SUBMIT_SEED, msg.creator)], response(
         "MsgSubmitSeed", inference_tx.MsgSubmitSeedResponse())
 
 
@@ -174,10 +176,10 @@ def _batch(ctx: MessageContext, index: int, msg) -> tuple[list[Event], any_pb2.A
                               "and round are taken")
     poc.put(key, {"nonces": nonces, "dist": dist, "node_id": msg.node_id, "height": height})
     poc.put(count_key, count)
-    events = [_message_event(index, MSG_SUBMIT_POC_BATCH, creator),
+    events = [message_event(index, MSG_SUBMIT_POC_BATCH, creator),
               ("poc_batch", (("participant", creator), ("batch_id", batch_id), ("nonces", str(len(nonces))),
                              ("poc_stage_start_block_height", str(start)), ("msg_index", str(index))))]
-    return events, _response("MsgSubmitPocBatch", inference_tx.MsgSubmitPocBatchResponse())
+    return events, response("MsgSubmitPocBatch", inference_tx.MsgSubmitPocBatchResponse())
 
 
 def transfer_events(index: int | None, sender: str, recipient: str, amount: str) -> list[Event]:
@@ -228,7 +230,7 @@ def _claim(ctx: MessageContext, index: int, msg, pubkey: bytes | None) -> tuple[
                               f"sent for epoch {epoch}")
     amount = int(record["rewarded"])
     ctx.mutable(REWARD_MODULE_ADDRESS).balance -= amount
-    events = [_message_event(index, MSG_CLAIM_REWARDS, creator)]
+    events = [message_event(index, MSG_CLAIM_REWARDS, creator)]
     vesting = ctx.config.reward_vesting_epochs
     if vesting:
         holder = ctx.mutable(VESTING_MODULE_ADDRESS)
@@ -242,12 +244,13 @@ def _claim(ctx: MessageContext, index: int, msg, pubkey: bytes | None) -> tuple[
     events.append(("claim_rewards", (("participant", creator), ("epoch_index", str(epoch)),
                                      ("amount", coins_str(amount)), ("msg_index", str(index)))))
     poc.put(("r", epoch, creator), {**record, "claimed": True})
-    return events, _response("MsgClaimRewards", inference_tx.MsgClaimRewardsResponse(
+    return events, response("MsgClaimRewards", inference_tx.MsgClaimRewardsResponse(
         amount=amount, result="Rewards claimed" + (f", vesting over {vesting} epochs" if vesting else "")))
 
 
-def check_creator(canonical: Callable[[str], str], creator: str) -> str:
+def check_creator(canonical: Callable[[str], str], creator: str, name: str = "creator") -> str:
+    """`creator` (or the address field `name`) in canonical form; TxError INVALID_ADDRESS otherwise."""
     try:
         return canonical(creator)
     except InputError as exc:
-        raise TxError(codes.INVALID_ADDRESS, f"invalid creator address: {exc}") from None
+        raise TxError(codes.INVALID_ADDRESS, f"invalid {name} address: {exc}") from None

@@ -20,7 +20,7 @@ from gonka_tui.core.txrecords import label
 from gonka_tui.devnet import inference_api
 from gonka_tui.devnet.epochs import EpochParams, PocConfig
 from gonka_tui.devnet.genesis import Fund
-from gonka_tui.devnet.inference_auth import sign_request
+from gonka_tui.core.inference_signing import signed_bytes
 from gonka_tui.devnet.inference_rules import INFERENCE_MODULE_ADDRESS
 from gonka_tui.devnet.server import start_in_thread
 from gonka_tui.devnet.testkit import key, wait_until
@@ -75,7 +75,8 @@ def body_of(content="hi there", **extra) -> dict:
 def signed(devnet, k, body, *, ts: int | None = None, transfer: str | None = None, signer=None):
     raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
     ts = time.time_ns() if ts is None else ts
-    headers = {"Authorization": sign_request((signer or k).signer, raw, ts, transfer or devnet.node_address),
+    signature = (signer or k).signer.sign(signed_bytes(raw, ts, transfer or devnet.node_address))
+    headers = {"Authorization": base64.b64encode(signature).decode(),
                "X-Requester-Address": k.address, "X-Timestamp": str(ts), "Content-Type": "application/json"}
     return raw, headers
 
