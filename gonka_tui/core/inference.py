@@ -33,6 +33,7 @@ from gonka_tui.core.inference_types import (ChatMessage, Delta, Done, EndpointUn
                                             ModelPrice, RateLimited, StreamCut, Unauthorized, Usage)
 from gonka_tui.core.sse import ChatChunks, ChunkUsage, SSEError, SSEParser, clean_message, error_message, parse_usage
 from gonka_tui.core.network_constants import DEFAULT_MAX_TOKENS
+from gonka_tui.core.node_pool import retry_after
 
 if TYPE_CHECKING:
     from gonka_tui.core.chain_client import ChainClient
@@ -125,12 +126,9 @@ def _parse_completion(data: Any, model: str) -> tuple[str, ChatChunks]:
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
-    text = resp.headers.get("Retry-After", "").strip()
-    try:
-        value = float(text)
-    except ValueError:
-        return None  # an HTTP date, or nothing: the exponential back-off decides
-    return value if 0 <= value < 24 * 3600 else None
+    """The node pool's reading of Retry-After, within a day (beyond, the exponential back-off decides)."""
+    value = retry_after(resp)
+    return value if value is not None and value < 24 * 3600 else None
 
 
 def _origin(url: str) -> str:

@@ -186,7 +186,7 @@ class NodePool:
                 continue
             if resp.status_code == 429:  # back off this node, then ask it again (others meanwhile)
                 problems[node.url] = node.problem = RATE_LIMITED
-                self._backoff(node, _retry_after(resp), floor=MIN_RETRY_AFTER)
+                self._backoff(node, retry_after(resp), floor=MIN_RETRY_AFTER)
                 continue
             if resp.status_code >= 500 and resp.status_code != 501:
                 self._fail(node, f"server error {resp.status_code}", problems, failed)
@@ -239,7 +239,7 @@ class NodePool:
             node.probe = None
         if resp.status_code == 429:
             node.problem = RATE_LIMITED
-            self._backoff(node, _retry_after(resp), floor=MIN_RETRY_AFTER)
+            self._backoff(node, retry_after(resp), floor=MIN_RETRY_AFTER)
             return node
         try:
             identity = probe.identity(resp.json())
@@ -280,7 +280,7 @@ def _transport_problem(exc: httpx.RequestError) -> str:
     return f"sent a broken reply ({type(exc).__name__})"
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def retry_after(resp: httpx.Response) -> float | None:
     """Retry-After in seconds, when given as a number (an HTTP date is left to the back-off)."""
     retry = resp.headers.get("Retry-After", "").strip()
     return float(retry) if retry.replace(".", "", 1).isdigit() else None
