@@ -75,25 +75,22 @@ class Context:
             raise InputError(f"'{name_or_address}' is neither a key, a contact nor a valid address: "
                              f"{exc.address_error}") from None
 
+    @property
+    def stderr_is_tty(self) -> bool:
+        return _isatty(self.stderr)
+
     def progress(self, text: str) -> None:
         """One progress line on stderr (overwritten in place on a terminal)."""
-        try:
-            tty = self.stderr.isatty()
-        except (AttributeError, ValueError):
-            tty = False
-        if tty:
+        if self.stderr_is_tty:
             self.stderr.write(f"\r\033[K… {text}")
             self.stderr.flush()
         else:
             print(f"… {text}", file=self.stderr)
 
     def end_progress(self) -> None:
-        try:
-            if self.stderr.isatty():
-                self.stderr.write("\r\033[K")
-                self.stderr.flush()
-        except (AttributeError, ValueError):
-            pass
+        if self.stderr_is_tty:
+            self.stderr.write("\r\033[K")
+            self.stderr.flush()
 
     # ----- output -----
 
@@ -110,10 +107,7 @@ class Context:
 
     @property
     def interactive(self) -> bool:
-        try:
-            return self.stdin.isatty()
-        except (AttributeError, ValueError):
-            return False
+        return _isatty(self.stdin)
 
     def read_secret(self, prompt: str) -> str:
         """A secret from stdin when piped, else a hidden prompt."""
@@ -200,3 +194,11 @@ class Context:
         else:
             raise GonkaError(f"a new keystore needs a passphrase: set ${PASSPHRASE_ENV} or run in a terminal")
         return self._unlocked(ks)
+
+
+def _isatty(stream) -> bool:
+    """A terminal (a closed or replaced stream, e.g. under tests, is not)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

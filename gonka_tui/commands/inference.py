@@ -41,13 +41,6 @@ def _prompt_for(ctx: Context):
     return ask
 
 
-def _is_tty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 def _cost_text(done) -> str:
     if done.usage is None:
         return "usage not reported; cost unknown"
@@ -88,7 +81,7 @@ def infer(ctx: Context, args) -> int:
         written["newline"] = text.endswith("\n")
 
     async def run():
-        waiting = _is_tty(ctx.stderr)  # a progress line on a terminal only: a script reads one line per failure
+        waiting = ctx.stderr_is_tty  # a progress line on a terminal only: a script reads one line per failure
         if waiting:
             ctx.progress(f"asking {client.label}")
         try:
