@@ -5,7 +5,6 @@ never a float); a damaged or foreign file gives one ConversationsError and is ne
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from gonka_tui.core.errors import GonkaError, InputError
-from gonka_tui.core.fileio import PRIVATE_FILE, ensure_private_dir
+from gonka_tui.core.fileio import create_private_file, ensure_private_dir
 
 CONVERSATIONS_FILE = "conversations.sqlite3"
 SCHEMA_VERSION = 1
@@ -132,8 +131,7 @@ class ConversationStore:
             return self._db
         ensure_private_dir(self.file.parent)
         try:
-            # Created 0600 before SQLite opens it: SQLite creates it (and its -wal, -shm) by the umask.
-            os.close(os.open(self.file, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), PRIVATE_FILE))
+            create_private_file(self.file)
         except OSError as exc:
             raise ConversationsError(f"cannot open the conversation history {self.file}: "
                                      f"{exc.strerror or exc}") from None

@@ -24,6 +24,16 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def create_private_file(path: Path) -> None:
+    """Make `path` exist with mode 0600, never through a symlink, before another library opens it: SQLite
+    creates its database by the umask, and its -wal and -shm files with the database file's mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), PRIVATE_FILE))
+    try:
+        os.chmod(path, PRIVATE_FILE)  # one made earlier by the umask
+    except PermissionError:
+        pass
+
+
 def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Replace `path` with `data` so that a crash at any moment leaves the old or the new file."""
     path = Path(path)

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import json
 import math
-import os
 import sqlite3
 import threading
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable
 
 from gonka_tui.core.errors import InputError
-from gonka_tui.core.fileio import PRIVATE_FILE, ensure_private_dir
+from gonka_tui.core.fileio import create_private_file, ensure_private_dir
 
 RECORDS_FILE = "records.sqlite"
 SCHEMA_VERSION = 1
@@ -198,13 +197,7 @@ class Recorder:
         self._clock = clock
         directory = ensure_private_dir(Path(home) / "miner")
         self.path = directory / RECORDS_FILE
-        # Created 0600 before SQLite opens it: SQLite would create it by the umask, and makes its -wal and
-        # -shm files with the database file's mode.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), PRIVATE_FILE))
-        try:
-            os.chmod(self.path, PRIVATE_FILE)
-        except PermissionError:
-            pass
+        create_private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         try:
