@@ -25,7 +25,7 @@ from gonka_tui.core.address import address_from_pubkey
 from gonka_tui.core.errors import InputError
 from gonka_tui.core.fileio import ensure_private_dir
 from gonka_tui.core.network_constants import DEVNET_CHAIN_ID
-from gonka_tui.core.tx import Fee, sign_send, sign_tx, validate_chain_id
+from gonka_tui.core.tx import Fee, msg_send, sign_tx, validate_chain_id
 from gonka_tui.core.units import NGONKA_PER_GNK, format_gnk
 
 from . import codes, inference_rules
@@ -371,17 +371,15 @@ class Chain:
     def transfer_from_node(self, address: str, amount: int, memo: str = "") -> CheckTxReply:
         """A real MsgSend signed by the node key, through CheckTx like any other tx."""
         to = self.rules.canonical_address(address)
-        node = self.check.get(self.node_address)
-        fee = Fee(required_fee(self.rules.min_gas_price, FAUCET_GAS), FAUCET_GAS)
-        signed = sign_send(self.node_signer, self.node_address, to, amount, chain_id=self.chain_id,
-                           account_number=node.number, sequence=node.sequence, fee=fee, memo=memo)
-        return self.broadcast(signed.tx_bytes)
+        return self.broadcast_from_node([msg_send(self.node_address, to, amount)], memo=memo,
+                                        fee=required_fee(self.rules.min_gas_price, FAUCET_GAS), gas=FAUCET_GAS)
 
-    def broadcast_from_node(self, messages: list, *, fee: int = 0, gas: int = NODE_TX_GAS) -> CheckTxReply:
+    def broadcast_from_node(self, messages: list, *, fee: int = 0, gas: int = NODE_TX_GAS,
+                            memo: str = "") -> CheckTxReply:
         """A tx of `messages` (Any) signed by the node key, through CheckTx like any other tx."""
         node = self.check.get(self.node_address)
         signed = sign_tx(self.node_signer, list(messages), chain_id=self.chain_id, account_number=node.number,
-                         sequence=node.sequence, fee=Fee(fee, gas))
+                         sequence=node.sequence, fee=Fee(fee, gas), memo=memo)
         return self.broadcast(signed.tx_bytes)
 
     def faucet(self, address: str, amount: int) -> CheckTxReply:
