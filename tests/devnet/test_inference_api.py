@@ -431,3 +431,12 @@ def test_the_backend_is_started_with_the_devnet_and_closed_with_it(tmp_path):
                          poc=PocConfig(epochs=EpochParams(first_poc_start=10**8))):
         assert backend.started and not backend.closed
     assert backend.closed
+
+
+def test_an_oversized_body_is_413_and_costs_nothing(http, devnet, fake):
+    k = KEYS["model"]
+    before, jobs = balance(devnet, k.address), len(fake.jobs)
+    body = json.dumps({"model": MODEL_ID, "messages": [{"role": "user", "content": "x" * (3 * 1024 * 1024)}]})
+    r = post(http, devnet, k, body.encode())
+    assert r.status_code == 413 and "too large" in r.json()["error"]["message"]
+    assert balance(devnet, k.address) == before and len(fake.jobs) == jobs
