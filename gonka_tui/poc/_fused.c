@@ -16,10 +16,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Two copies of each hot loop on x86-64 (AVX2 + FMA, and the baseline), chosen when the module
- * loads; target_clones needs GCC and glibc's ifunc. */
+/* Three copies of each hot loop on x86-64 (AVX-512, AVX2 + FMA, and the baseline), chosen when the
+ * module loads; target_clones needs GCC and glibc's ifunc. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HOT
 #endif

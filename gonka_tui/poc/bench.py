@@ -17,6 +17,8 @@ from gonka_tui.poc.params import PocParams
 
 BENCH_HASH = "5E8D3C1F9A7B2D4E6F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6"
 BENCH_KEY = "02aab863cd607f7db6e175bdf9daa057e32f0fbeacf7175b5304f7b0e17118f340"
+TURN_SECONDS = 0.5  # the kernel's share of one turn of the run
+GEMM_SHARE = 0.4  # the GEMM's time in a turn, as a share of the kernel's
 
 
 def available_cores() -> int:
@@ -36,28 +38,34 @@ def blas_info() -> dict:
     return {"library": None, "core_type": None, "threads": None, "version": None}
 
 
-def gemm_flops_per_second(m: int, k: int, n: int, threads: int, seconds: float = 2.0) -> tuple[float, float]:
-    """numpy float32 (m×k)·(k×n) with `threads` BLAS threads, repeated for `seconds`: (sustained, peak).
-
-    Sustained is FLOPs done / time taken, the way the kernel's own rate is measured, so the ratio of the
-    two compares like with like on a machine whose clock and neighbours vary; peak is the fastest single
+class Gemm:
+    """numpy float32 (m×k)·(k×n) with `threads` BLAS threads, timed in slices: sustained = FLOPs done /
+    time taken over every slice (the way the kernel's own rate is measured), peak = the fastest single
     product (on this kind of machine ~15 % above sustained even when it is quiet)."""
-    from threadpoolctl import threadpool_limits
 
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((m, k), dtype=np.float32)
-    b = rng.standard_normal((k, n), dtype=np.float32)
-    out = np.empty((m, n), np.float32)
-    flops, best, runs = 2 * m * k * n, 0.0, 0
-    with threadpool_limits(threads, user_api="blas"):
-        np.matmul(a, b, out=out)
-        start = time.perf_counter()
-        while (now := time.perf_counter()) - start < seconds:
-            np.matmul(a, b, out=out)
-            runs += 1
-            best = max(best, flops / (time.perf_counter() - now))
-        elapsed = time.perf_counter() - start
-    return flops * runs / elapsed, best
+    def __init__(self, m: int, k: int, n: int, threads: int) -> None:
+        rng = np.random.default_rng(0)
+        self.a = rng.standard_normal((m, k), dtype=np.float32)
+        self.b = rng.standard_normal((k, n), dtype=np.float32)
+        self.out = np.empty((m, n), np.float32)
+        self.threads, self.flops = threads, 2 * m * k * n
+        self.runs, self.elapsed, self.best = 0, 0.0, 0.0
+
+    def run_for(self, seconds: float) -> None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(self.threads, user_api="blas"):
+            np.matmul(self.a, self.b, out=self.out)  # back in cache after the kernel's slice
+            start = time.perf_counter()
+            while (now := time.perf_counter()) - start < seconds:
+                np.matmul(self.a, self.b, out=self.out)
+                self.runs += 1
+                self.best = max(self.best, self.flops / (time.perf_counter() - now))
+            self.elapsed += time.perf_counter() - start
+
+    @property
+    def sustained(self) -> float:
+        return self.flops * self.runs / self.elapsed if self.elapsed else 0.0
 
 
 def _fused(kernel) -> bool | None:
@@ -72,25 +80,31 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
     threads = threads or available_cores()
     kernel = open_kernel(params, BENCH_HASH, device=device, threads=threads, batch=batch or DEFAULT_BATCH,
                          parallel=parallel)
+    # The kernel's largest product: the feed-forward up-projection of a whole batch. Kernel and GEMM
+    # take turns (GEMM_SHARE of each turn), so a neighbour that slows the machine for a while slows
+    # both alike and their ratio holds; one after the other, the ratio moved by ±10 % between runs.
+    m, k, n = kernel.batch * params.seq_len, params.dim, 2 * params.ffn_hidden
+    gemm = Gemm(m, k, n, threads) if kernel.device == "cpu" else None
     try:
         step = kernel.batch * threads  # one batch per thread per call
         kernel.distances(BENCH_KEY, range(step))  # warm: buffers, caches, thread pool
-        done, start, next_note = 0, time.perf_counter(), 1.0
-        while (elapsed := time.perf_counter() - start) < seconds:
+        done, elapsed, next_note, turn_end = 0, 0.0, 1.0, TURN_SECONDS
+        while elapsed < seconds:
+            start = time.perf_counter()
             kernel.distances(BENCH_KEY, range(step + done, 2 * step + done))
+            elapsed += time.perf_counter() - start
             done += step
             if elapsed >= next_note:
                 progress(f"{done / elapsed:,.0f} nonces/s · {elapsed:.0f}/{seconds:.0f} s")
                 next_note += 1.0
-        elapsed = time.perf_counter() - start
+            if gemm is not None and (elapsed >= turn_end or elapsed >= seconds):
+                gemm.run_for(TURN_SECONDS * GEMM_SHARE)
+                turn_end = elapsed + TURN_SECONDS
     finally:
         kernel.close()
     rate = done / elapsed
     flops = params.flops_per_nonce()
-    # The kernel's largest product: the feed-forward up-projection of a whole batch.
-    m, k, n = kernel.batch * params.seq_len, params.dim, 2 * params.ffn_hidden
-    gemm, gemm_peak = (gemm_flops_per_second(m, k, n, threads, min(2.0, max(0.3, seconds / 3)))
-                       if kernel.device == "cpu" else (None, None))
+    sustained, peak = (gemm.sustained, gemm.best) if gemm is not None else (None, None)
     return {
         "preset": preset, "params": params.to_json(), "device": kernel.device, "dtype": kernel.dtype,
         # BLAS runs single-threaded in each of the kernel's `threads` processes or threads
@@ -100,10 +114,10 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
         "fused": _fused(kernel),
         "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
         "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
-        "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": gemm,
-        "gemm_peak_flops_per_second": gemm_peak,
-        "ratio": round(rate * flops / gemm, 4) if gemm else None,
-        "ratio_to_peak": round(rate * flops / gemm_peak, 4) if gemm_peak else None,
+        "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": sustained,
+        "gemm_peak_flops_per_second": peak,
+        "ratio": round(rate * flops / sustained, 4) if sustained else None,
+        "ratio_to_peak": round(rate * flops / peak, 4) if peak else None,
         # this process's peak: each helper process of a multi-core CPU kernel holds about as much
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024),
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},

@@ -41,7 +41,8 @@ from gonka_tui.poc.params import PocParams
 from gonka_tui.poc.weights import Weights
 
 SOFTMAX_SHIFT_ABOVE = 30.0  # exp(30)·seq_len stays far inside float32
-FFN_TILE_BYTES = 256 * 1024  # one tile of the feed-forward's hidden activations: half of a core's L2
+FFN_TILE_BYTES = 256 * 1024  # numpy's gate, four passes: over sub-tiles this size, half of a core's L2
+FFN_TILE_ROWS = 512  # rows per feed-forward tile: the gate then reads from cache (2.5 → 1.4 ms a 32-nonce batch)
 
 
 @dataclass
@@ -112,7 +113,8 @@ class CpuKernel:
         self.params = p = weights.params
         self.block_hash = block_hash
         self.batch, self.threads = max(1, batch), max(1, threads)
-        self.layers, self.output = _fold(weights)
+        self.layers, output = _fold(weights)
+        self.output_t = np.ascontiguousarray(output.T)  # (vocab, dim)
         cos, sin = rope_tables(p)
         self.turns = (cos + 1j * sin).astype(np.complex64)  # (seq_len, head_dim/2)
         self.turns_f32 = self.turns.view(np.float32)  # (seq_len, head_dim): cos, sin interleaved
@@ -163,7 +165,8 @@ class CpuKernel:
         tail = h[(S - 1) * B:M]
         self._ffn(sc, last, tail)
         xn = self._norm(sc, tail, tail.shape[0])
-        logits = np.matmul(xn, self.output)  # (B, vocab)
+        # (vocab, B) = outputᵀ · xnᵀ: OpenBLAS's AVX-512 kernel runs this shape ~1.7× as fast as xn · output
+        logits = np.matmul(self.output_t, xn.T).T  # (B, vocab), a transposed view
         return self._distances(public_key, nonces, logits)
 
     def _norm(self, sc: _Scratch, x: np.ndarray, n: int) -> np.ndarray:
@@ -206,8 +209,7 @@ class CpuKernel:
         att = sc.att[(S - Sq) * B:M].reshape(Sq, B, nkv, rep, hd)
         np.matmul(scores, v.transpose(1, 2, 3, 0, 4), out=att.transpose(1, 2, 3, 0, 4))
         rows = slice((S - Sq) * B, M)
-        proj = np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
-        h[rows] += proj
+        h[rows] += np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
 
     def _softmax(self, scores: np.ndarray, last_only: bool) -> None:
         """Causal softmax over the last axis, in place; scores (..., Sq, S) of the last Sq positions."""
@@ -250,13 +252,17 @@ class CpuKernel:
             np.multiply(src, turns, out=dst)
 
     def _ffn(self, sc: _Scratch, layer: _Layer, h: np.ndarray) -> None:
-        """h += w2(silu(w1 x) * w3 x), x = norm(h): both products over all rows, the gate between."""
+        """h += w2(silu(w1 x) * w3 x), x = norm(h), over tiles of rows: each tile's hidden activations
+        are written by the first product, gated and read by the second while they are still in L2."""
         n = h.shape[0]
         xn = self._norm(sc, h, n)
-        ab = np.matmul(xn, layer.w13, out=sc.ab[:n])  # −a ‖ b
-        t_all = sc.t[:n]
-        self._gate(sc, ab, t_all)
-        h += np.matmul(t_all, layer.w2, out=sc.proj[:n])
+        for start in range(0, n, FFN_TILE_ROWS):
+            rows = slice(start, min(n, start + FFN_TILE_ROWS))
+            m = rows.stop - start
+            ab = np.matmul(xn[rows], layer.w13, out=sc.ab[:m])  # −a ‖ b
+            t = sc.t[:m]
+            self._gate(sc, ab, t)
+            h[rows] += np.matmul(t, layer.w2, out=sc.proj[:m])
 
     def _gate(self, sc: _Scratch, ab: np.ndarray, t_all: np.ndarray) -> None:
         """t = silu(a)·b from ab = −a ‖ b: in one pass (fused), or over tiles of rows that stay in cache
@@ -274,11 +280,4 @@ class CpuKernel:
             np.divide(na, t, out=t)
 
     def _distances(self, public_key: str, nonces: list[int], logits: np.ndarray) -> np.ndarray:
-        p = self.params
-        out = np.empty(len(nonces))
-        for i, nonce in enumerate(nonces):
-            perm = seeds.permutation(self.block_hash, public_key, nonce, p.vocab_size)
-            row = logits[i, perm]
-            row /= np.linalg.norm(row)
-            out[i] = np.linalg.norm(row - self.target)
-        return out
+        return seeds.distances(seeds.permuted(logits, self.block_hash, public_key, nonces), self.target)

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gonka_tui.poc import weights
+from gonka_tui.poc import fused as fused_loops
+from gonka_tui.poc import seeds, weights
 from gonka_tui.poc.kernel import CpuKernel
 from gonka_tui.poc.params import PocParams
 from tests.poc.conftest import CASES, HASH, KEY, TINY, nonce_range
@@ -91,9 +92,11 @@ def test_ffn_tiles_do_not_change_a_distance(monkeypatch):
 
     w = tiny_weights()
     whole = CpuKernel(w, HASH, batch=6).distances(KEY, range(6))
-    monkeypatch.setattr(kernel_module, "FFN_TILE_BYTES", 3 * 8 * w.params.ffn_hidden)  # 3-row tiles
-    tiled = CpuKernel(w, HASH, batch=6).distances(KEY, range(6))
-    assert np.abs(whole - tiled).max() < EXACT
+    monkeypatch.setattr(kernel_module, "FFN_TILE_BYTES", 3 * 8 * w.params.ffn_hidden)  # 3-row gate tiles (numpy)
+    monkeypatch.setattr(kernel_module, "FFN_TILE_ROWS", 5)  # 5-row feed-forward tiles, the last one short
+    for fused in (False, True) if fused_loops.built() else (False,):
+        tiled = CpuKernel(w, HASH, batch=6, fused=fused).distances(KEY, range(6))
+        assert np.abs(whole - tiled).max() < EXACT
 
 
 def test_the_softmax_shortcut_changes_nothing_and_large_scores_stay_finite(monkeypatch):
@@ -133,3 +136,25 @@ def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, 
     kernel.distances(KEY, range(3))
     monkeypatch.undo()
     assert sum(counted) == 3 * params.flops_per_nonce()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**63 - 1), st.booleans())
+def test_shuffling_a_row_is_the_gather_by_its_permutation(n, first, transposed):
+    vocab = TINY["vocab_size"]
+    logits = np.random.default_rng(n).standard_normal((n, vocab)).astype(np.float32)
+    if transposed:  # the kernel hands over a transposed view of (vocab, batch)
+        logits = np.ascontiguousarray(logits.T).T
+    nonces = [first - i for i in range(n) if first - i >= 0] or [first]
+    logits = logits[:len(nonces)]
+    got = seeds.permuted(logits, HASH, KEY, nonces)
+    want = np.stack([logits[i, seeds.permutation(HASH, KEY, nonce, vocab)] for i, nonce in enumerate(nonces)])
+    assert got.dtype == np.float64 and np.array_equal(got, want.astype(np.float64))
+
+
+def test_distances_are_the_reference_formula():
+    rows = np.random.default_rng(3).standard_normal((4, 257)).astype(np.float32)
+    target = np.random.default_rng(4).standard_normal(257)
+    target /= np.linalg.norm(target)
+    want = [np.linalg.norm(row / np.linalg.norm(row) - target) for row in rows]  # float32 norm, as the reference
+    assert np.abs(seeds.distances(rows.astype(np.float64), target) - want).max() < 1e-7
