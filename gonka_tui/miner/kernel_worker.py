@@ -552,7 +552,7 @@ class Worker:
                        "weight_scale": job.weight_scale, "block_hash": job.block_hash, "public_key": job.public_key,
                        "node_id": r.node_id, "node_count": r.node_count, "group_id": r.group_id,
                        "group_count": r.group_count, "next_k": job.start,
-                       "flops_per_nonce": job.params.flops_per_nonce(), "load_s": round(load_s, 6)})
+                       "flops_per_nonce": kernel.flops_per_nonce, "load_s": round(load_s, 6)})
 
     def _last_k(self) -> int:
         r = self._round.init.nonce_range

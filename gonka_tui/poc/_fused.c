@@ -1,9 +1,12 @@
-/* gonka_tui.poc._fused: the CPU kernel's elementwise passes as single loops over float32 rows.
+/* gonka_tui.poc._fused: the CPU kernel's work between its matrix products, as compiled loops over
+ * float32 rows.
  *
  * Why: numpy runs each elementwise step as its own pass over memory, and its float32 exp is scalar
- * on AVX2 machines (~2.2 ns per element). Here each step (the FFN gate, the causal softmax, RMSNorm,
- * RoPE) is one loop that GCC -O3 vectorises, with an exp of our own that vectorises too. Optional:
- * gonka_tui/poc/fused.py falls back to numpy when this module is not built.
+ * on AVX2 machines (~2.2 ns per element); attention at these sizes is thousands of tiny matrix
+ * products. Here the FFN gate and RMSNorm are one loop each that GCC -O3 vectorises, with an exp of
+ * our own that vectorises too, and attention (RoPE, scores, causal softmax, weighted values) is one
+ * loop per head over vectors of 16 floats. Optional: gonka_tui/poc/fused.py falls back to numpy
+ * when this module is not built.
  *
  * Buffers come through the buffer protocol (no numpy headers): a C-contiguous span of float32
  * holding `rows` rows of `cols` values, `stride` values apart. Every function checks that span
@@ -128,27 +131,6 @@ static inline float row_sum(const float *x, Py_ssize_t n, int squares)
     return s;
 }
 
-/* Causal softmax in place: row r holds query position q = r % sq of the last sq of s positions,
- * so it sees columns 0 … q + s − sq; the others become 0. The row max is subtracted only where
- * it is above `shift_above` or below −shift_above (softmax is the same for any shift; it only
- * keeps exp finite, and the total above 0: numpy's path shifts every row once any score is high).
- * Every pass runs over whole rows, masked columns too (their exp is dropped by an integer mask):
- * rows are short (seq_len), and ragged lengths would leave much of the work to scalar tails. */
-HOT static void softmax_loop(float *x, Py_ssize_t nrows, int ncols, int sq, int s, float shift_above)
-{
-    int q = 0; /* 32-bit column indices: 64-bit ones make the column mask cost lane shuffles */
-    for (Py_ssize_t r = 0; r < nrows; r++, q = q + 1 == sq ? 0 : q + 1) {
-        float *row = x + r * ncols;
-        int n = q + (s - sq) + 1;
-        float shift = needs_shift(row, n, ncols, shift_above) ? row_max(row, n < ncols ? n : ncols) : 0.0f;
-        for (int j = 0; j < ncols; j++)
-            row[j] = float_of(bits_of(exp_f(row[j] - shift)) & -(uint32_t)(j < n));
-        float total = row_sum(row, ncols, 0);
-        for (int j = 0; j < ncols; j++)
-            row[j] = row[j] / total;
-    }
-}
-
 /* out = x · 1/sqrt(mean(x²) + eps), per row; float32 throughout, as numpy computes it. */
 HOT static void rmsnorm_loop(const float *x, float *out, Py_ssize_t rows, Py_ssize_t dim, Py_ssize_t x_stride,
                              Py_ssize_t out_stride, float eps)
@@ -164,24 +146,133 @@ HOT static void rmsnorm_loop(const float *x, float *out, Py_ssize_t rows, Py_ssi
     }
 }
 
-/* RoPE: the pairs (x₂ᵢ, x₂ᵢ₊₁) of every head rotated by the angle of (position, i), as the complex
- * product (a + ib)(cos + i·sin). Row r has position pos0 + r / per_pos; each row holds `heads`
- * heads of `half` pairs; cs holds (cos, sin) pairs, `half` per position. */
-HOT static void rope_loop(const float *src, float *dst, const float *cs, Py_ssize_t rows, Py_ssize_t heads,
-                          Py_ssize_t half, Py_ssize_t src_stride, Py_ssize_t dst_stride, Py_ssize_t per_pos,
-                          Py_ssize_t pos0)
+/* Causal attention of a batch of nonces, RoPE included: the kernel's step between the QKV and
+ * output projections. Rows are nonce-major (nonce b's row at position j is b·s + j) in all four
+ * arrays: q holds the queries (1/sqrt(hd) folded in), heads·hd per row, of which only the last sq
+ * positions of each nonce are read; k and v every position's keys and values, kv_heads·hd; out
+ * gets the outputs of those last sq positions, heads·hd, and nothing else is written. Query and key
+ * pairs (2i, 2i+1) are turned by their position's (cos, sin) in cs (s rows of hd); query head h
+ * reads kv head h / (heads / kv_heads).
+ *
+ * Per (nonce, kv head): its turned keys, transposed into hd rows of sp (s rounded up to KEY_BLOCK)
+ * floats, and its values copied into rows of their own (in place, rows a whole row of all heads
+ * apart fall into a few L1 sets). Then per group of QUERY_GROUP queries of a head: scores against
+ * KEY_BLOCK keys at a time, one vector per query, the key row loaded once for the group, only the
+ * key blocks the group sees; softmax with masked columns set to 0 and the row max subtracted only
+ * where a score is past ±shift_above (needs_shift); the weighted values, 16 of hd at a time, divided
+ * by the total at the end. Independent accumulators keep the multiply-adds from waiting on each
+ * other. work: 2·hd·sp + QUERY_GROUP·(hd + sp) floats. */
+#define KEY_BLOCK 16
+#define QUERY_GROUP 4
+/* 16 floats as one value (GCC and clang vector extensions): one AVX-512 register, two AVX2 ones.
+ * Plain loops over a float[16] accumulator are unrolled but left scalar by GCC 12. */
+typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
+static inline vec16 load16(const float *x) { vec16 v; memcpy(&v, x, sizeof v); return v; }
+
+/* memcpy of a short row, inline: the call to libc's cost 7 % of attention */
+static inline void copy_row(const float *x, float *y, Py_ssize_t n)
 {
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        const float *t = cs + (pos0 + r / per_pos) * 2 * half;
-        const float *x = src + r * src_stride;
-        float *y = dst + r * dst_stride;
-        for (Py_ssize_t h = 0; h < heads; h++, x += 2 * half, y += 2 * half)
-            for (Py_ssize_t i = 0; i < half; i++) {
-                float a = x[2 * i], b = x[2 * i + 1], c = t[2 * i], s = t[2 * i + 1];
-                y[2 * i] = a * c - b * s;
-                y[2 * i + 1] = a * s + b * c;
-            }
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vec16 v = load16(x + i);
+        memcpy(y + i, &v, sizeof v);
     }
+    for (; i < n; i++)
+        y[i] = x[i];
+}
+
+/* y = the pairs (x₂ᵢ, x₂ᵢ₊₁) turned by t's (cos, sin): (a + ib)(cos + i·sin) */
+static inline void turn_pairs(const float *x, const float *t, float *y, Py_ssize_t half)
+{
+    for (Py_ssize_t e = 0; e < half; e++) {
+        float a = x[2 * e], c = x[2 * e + 1], co = t[2 * e], si = t[2 * e + 1];
+        y[2 * e] = a * co - c * si;
+        y[2 * e + 1] = a * si + c * co;
+    }
+}
+
+HOT static void attention_loop(const float *q, const float *k, const float *v, float *out, const float *cs,
+                               Py_ssize_t B, int s, int sq, Py_ssize_t heads, Py_ssize_t kv_heads, Py_ssize_t hd,
+                               Py_ssize_t q_stride, Py_ssize_t k_stride, Py_ssize_t v_stride, Py_ssize_t out_stride,
+                               float shift_above, float *work)
+{
+    const Py_ssize_t sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK, rep = heads / kv_heads, half = hd / 2;
+    float *kt = work, *vt = kt + hd * sp, *qt = vt + hd * sp, *p = qt + QUERY_GROUP * hd;
+    for (Py_ssize_t d = 0; d < hd; d++) /* padding keys: finite scores, masked below */
+        for (Py_ssize_t j = s; j < sp; j++)
+            kt[d * sp + j] = 0.0f;
+    for (Py_ssize_t b = 0; b < B; b++)
+        for (Py_ssize_t g = 0; g < kv_heads; g++) {
+            /* this head's rows of the next nonce, a nonce ahead (without, waiting for them took a
+             * third of the time) */
+            if (b + 1 < B)
+                for (Py_ssize_t j = (b + 1) * s; j < (b + 2) * s; j++)
+                    for (Py_ssize_t c = 0; c < hd; c += 16) {
+                        __builtin_prefetch(k + j * k_stride + g * hd + c);
+                        __builtin_prefetch(v + j * v_stride + g * hd + c);
+                        if (j % s >= s - sq)
+                            for (Py_ssize_t h = g * rep; h < (g + 1) * rep; h++)
+                                __builtin_prefetch(q + j * q_stride + h * hd + c);
+                    }
+            for (Py_ssize_t j = 0; j < s; j++) {
+                turn_pairs(k + (b * s + j) * k_stride + g * hd, cs + j * hd, qt, half); /* qt: free until the queries */
+                for (Py_ssize_t d = 0; d < hd; d++)
+                    kt[d * sp + j] = qt[d];
+                copy_row(v + (b * s + j) * v_stride + g * hd, vt + j * hd, hd);
+            }
+            for (Py_ssize_t h = g * rep; h < (g + 1) * rep; h++)
+                for (int i0 = 0; i0 < sq; i0 += QUERY_GROUP) {
+                    const int nq = sq - i0 < QUERY_GROUP ? sq - i0 : QUERY_GROUP;
+                    const int first = s - sq + i0;  /* the group's first position */
+                    const int seen = first + nq;    /* keys its last query sees */
+                    const int m = (seen + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK;
+                    for (int u = 0; u < QUERY_GROUP; u++)
+                        if (u < nq)
+                            turn_pairs(q + (b * s + first + u) * q_stride + h * hd, cs + (Py_ssize_t)(first + u) * hd,
+                                       qt + u * hd, half);
+                        else
+                            memset(qt + u * hd, 0, (size_t)hd * sizeof(float));
+                    for (int jb = 0; jb < m; jb += KEY_BLOCK) {
+                        vec16 acc[QUERY_GROUP] = {{0}};
+                        for (Py_ssize_t d = 0; d < hd; d++) {
+                            const vec16 kr = load16(kt + d * sp + jb);
+                            for (int u = 0; u < QUERY_GROUP; u++)
+                                acc[u] += qt[u * hd + d] * kr;
+                        }
+                        for (int u = 0; u < QUERY_GROUP; u++)
+                            memcpy(p + u * sp + jb, &acc[u], sizeof acc[u]);
+                    }
+                    float total[QUERY_GROUP];
+                    for (int u = 0; u < QUERY_GROUP; u++) {
+                        float *row = p + u * sp;
+                        const int n = u < nq ? first + u + 1 : 0;
+                        float shift = n && needs_shift(row, n, m, shift_above) ? row_max(row, n) : 0.0f;
+                        for (int j = 0; j < m; j++)
+                            row[j] = float_of(bits_of(exp_f(row[j] - shift)) & -(uint32_t)(j < n));
+                        total[u] = row_sum(row, m, 0);
+                    }
+                    Py_ssize_t d0 = 0;
+                    for (; d0 + 16 <= hd; d0 += 16) {
+                        vec16 acc[QUERY_GROUP] = {{0}};
+                        for (int j = 0; j < seen; j++) {
+                            const vec16 vr = load16(vt + j * hd + d0);
+                            for (int u = 0; u < QUERY_GROUP; u++)
+                                acc[u] += p[u * sp + j] * vr;
+                        }
+                        for (int u = 0; u < nq; u++) {
+                            acc[u] /= total[u];
+                            memcpy(out + (b * s + first + u) * out_stride + h * hd + d0, &acc[u], sizeof acc[u]);
+                        }
+                    }
+                    for (; d0 < hd; d0++)
+                        for (int u = 0; u < nq; u++) {
+                            float acc = 0.0f;
+                            for (int j = 0; j < seen; j++)
+                                acc += p[u * sp + j] * vt[j * hd + d0];
+                            out[(b * s + first + u) * out_stride + h * hd + d0] = acc / total[u];
+                        }
+                }
+        }
 }
 
 /* ----- argument checks ----- */
@@ -248,26 +339,6 @@ static PyObject *py_gate(PyObject *self, PyObject *args)
     return res;
 }
 
-static PyObject *py_softmax(PyObject *self, PyObject *args)
-{
-    Py_buffer x;
-    Py_ssize_t nrows, ncols, sq, s;
-    float shift_above = 30.0f;
-    if (!PyArg_ParseTuple(args, "w*nnnn|f:softmax", &x, &nrows, &ncols, &sq, &s, &shift_above))
-        return NULL;
-    PyObject *res = NULL;
-    if (sq < 1 || s < sq || s > INT_MAX / 2 || ncols > INT_MAX)
-        PyErr_SetString(PyExc_ValueError, "need 1 <= sq <= s < 2^30 and ncols < 2^31");
-    else if (check_span(&x, "x", nrows, ncols, ncols) == 0) {
-        Py_BEGIN_ALLOW_THREADS
-        softmax_loop(x.buf, nrows, (int)ncols, (int)sq, (int)s, shift_above);
-        Py_END_ALLOW_THREADS
-        res = Py_NewRef(Py_None);
-    }
-    PyBuffer_Release(&x);
-    return res;
-}
-
 static PyObject *py_rmsnorm(PyObject *self, PyObject *args)
 {
     Py_buffer x, out;
@@ -287,29 +358,48 @@ static PyObject *py_rmsnorm(PyObject *self, PyObject *args)
     return res;
 }
 
-static PyObject *py_rope(PyObject *self, PyObject *args)
+
+/* a·b without overflow (both >= 0), or -1 */
+static Py_ssize_t product(Py_ssize_t a, Py_ssize_t b)
 {
-    Py_buffer src, dst, cs;
-    Py_ssize_t rows, heads, half, src_stride, dst_stride, per_pos, pos0, positions;
-    if (!PyArg_ParseTuple(args, "y*w*y*nnnnnnnn:rope", &src, &dst, &cs, &rows, &heads, &half, &src_stride,
-                          &dst_stride, &per_pos, &pos0, &positions))
+    return (a < 0 || b < 0 || (b > 0 && a > PY_SSIZE_T_MAX / b)) ? -1 : a * b;
+}
+
+static PyObject *py_attention(PyObject *self, PyObject *args)
+{
+    Py_buffer q, k, v, out, cs;
+    Py_ssize_t B, s, sq, heads, kv_heads, hd, q_stride, k_stride, v_stride, out_stride;
+    float shift_above;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*y*nnnnnnnnnnf:attention", &q, &k, &v, &out, &cs, &B, &s, &sq, &heads,
+                          &kv_heads, &hd, &q_stride, &k_stride, &v_stride, &out_stride, &shift_above))
         return NULL;
     PyObject *res = NULL;
-    if (heads < 0 || half < 0 || (half > 0 && heads > PY_SSIZE_T_MAX / 2 / half) || per_pos < 1 || pos0 < 0 ||
-        rows < 0 || positions < 0 || half > PY_SSIZE_T_MAX / 2)
-        PyErr_SetString(PyExc_ValueError, "rope: dimensions out of range");
-    else if (rows > 0 && (pos0 + (rows - 1) / per_pos >= positions))
-        PyErr_SetString(PyExc_ValueError, "rope: more positions than the table holds");
-    else if (check_span(&src, "src", rows, 2 * half * heads, src_stride) == 0 &&
-             check_span(&dst, "dst", rows, 2 * half * heads, dst_stride) == 0 &&
-             check_span(&cs, "cs", positions, 2 * half, 2 * half) == 0) {
-        Py_BEGIN_ALLOW_THREADS
-        rope_loop(src.buf, dst.buf, cs.buf, rows, heads, half, src_stride, dst_stride, per_pos, pos0);
-        Py_END_ALLOW_THREADS
-        res = Py_NewRef(Py_None);
+    Py_ssize_t rows = product(s, B), q_cols = product(heads, hd),
+               k_cols = product(kv_heads, hd), sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK,
+               work_floats = hd > PY_SSIZE_T_MAX / 4 ? -1 : product(2 * hd + QUERY_GROUP, sp);
+    if (B < 0 || s < 1 || s > INT_MAX / 2 || sq < 1 || sq > s || kv_heads < 1 || heads < 1 || heads % kv_heads ||
+        hd < 2 || hd % 2 || rows < 0 || q_cols < 0 || k_cols < 0 || work_floats < 0 ||
+        work_floats > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(float) - QUERY_GROUP * hd)
+        PyErr_SetString(PyExc_ValueError, "attention: dimensions out of range");
+    else if (check_span(&q, "q", rows, q_cols, q_stride) == 0 && check_span(&k, "k", rows, k_cols, k_stride) == 0 &&
+             check_span(&v, "v", rows, k_cols, v_stride) == 0 && check_span(&out, "out", rows, q_cols, out_stride) == 0 &&
+             check_span(&cs, "cs", s, hd, hd) == 0) {
+        float *work = PyMem_RawMalloc((size_t)(work_floats + QUERY_GROUP * hd) * sizeof(float));
+        if (work == NULL)
+            PyErr_NoMemory();
+        else {
+            Py_BEGIN_ALLOW_THREADS
+            attention_loop(q.buf, k.buf, v.buf, out.buf, cs.buf, B, (int)s, (int)sq, heads, kv_heads, hd, q_stride,
+                           k_stride, v_stride, out_stride, shift_above, work);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(work);
+            res = Py_NewRef(Py_None);
+        }
     }
-    PyBuffer_Release(&src);
-    PyBuffer_Release(&dst);
+    PyBuffer_Release(&q);
+    PyBuffer_Release(&k);
+    PyBuffer_Release(&v);
+    PyBuffer_Release(&out);
     PyBuffer_Release(&cs);
     return res;
 }
@@ -319,14 +409,11 @@ static PyMethodDef methods[] = {
     {"gate", py_gate, METH_VARARGS,
      "gate(ab, t, rows, hidden, ab_stride, t_stride): t[i,j] = na*b / (1 + exp(na)), na = ab[i,j], "
      "b = ab[i,hidden+j]."},
-    {"softmax", py_softmax, METH_VARARGS,
-     "softmax(x, nrows, ncols, sq, s, shift_above=30): causal softmax in place over contiguous rows; row r is "
-     "query position r % sq of the last sq of s positions."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS,
      "rmsnorm(x, out, rows, dim, x_stride, out_stride, eps): out = x / sqrt(mean(x^2) + eps) per row."},
-    {"rope", py_rope, METH_VARARGS,
-     "rope(src, dst, cs, rows, heads, half, src_stride, dst_stride, per_pos, pos0, positions): rotate pairs "
-     "by (cos, sin) of position pos0 + row // per_pos."},
+    {"attention", py_attention, METH_VARARGS,
+     "attention(q, k, v, out, cs, batch, s, sq, heads, kv_heads, hd, q_stride, k_stride, v_stride, out_stride, "
+     "shift_above): causal attention with RoPE of the last sq of s positions, rows nonce-major."},
     {NULL, NULL, 0, NULL},
 };
 

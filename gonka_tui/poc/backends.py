@@ -1,6 +1,6 @@
 """Choosing a kernel: torch on CUDA (float16, as production runs) when torch and a GPU are present,
 else numpy on the CPU. Every kernel answers `distances(public_key, nonces)` with float64 distances,
-and tells its `device`, `batch` and `dtype`."""
+and tells its `device`, `batch`, `dtype` and `flops_per_nonce`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Kernel(Protocol):
     device: str
     dtype: str
     batch: int
+    flops_per_nonce: int  # 2 × the multiply-adds of the matrix products it computes for one nonce
 
     def distances(self, public_key: str, nonces: Sequence[int]) -> np.ndarray: ...
 

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from gonka_tui.poc.backends import DEFAULT_BATCH, open_kernel
+from gonka_tui.poc.kernel import FFN_TILE_ROWS
 from gonka_tui.poc.params import PocParams
 
 BENCH_HASH = "5E8D3C1F9A7B2D4E6F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6"
@@ -80,10 +81,10 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
     threads = threads or available_cores()
     kernel = open_kernel(params, BENCH_HASH, device=device, threads=threads, batch=batch or DEFAULT_BATCH,
                          parallel=parallel)
-    # The kernel's largest product: the feed-forward up-projection of a whole batch. Kernel and GEMM
-    # take turns (GEMM_SHARE of each turn), so a neighbour that slows the machine for a while slows
-    # both alike and their ratio holds; one after the other, the ratio moved by ±10 % between runs.
-    m, k, n = kernel.batch * params.seq_len, params.dim, 2 * params.ffn_hidden
+    # The kernel's largest product: the feed-forward up-projection of one tile of rows. Kernel and
+    # GEMM take turns (GEMM_SHARE of each turn), so a neighbour that slows the machine for a while
+    # slows both alike and their ratio holds; one after the other, the ratio moved by ±10 % between runs.
+    m, k, n = min(kernel.batch * params.seq_len, FFN_TILE_ROWS), params.dim, 2 * params.ffn_hidden
     gemm = Gemm(m, k, n, threads) if kernel.device == "cpu" else None
     try:
         step = kernel.batch * threads  # one batch per thread per call
@@ -103,7 +104,7 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
     finally:
         kernel.close()
     rate = done / elapsed
-    flops = params.flops_per_nonce()
+    flops = kernel.flops_per_nonce
     sustained, peak = (gemm.sustained, gemm.best) if gemm is not None else (None, None)
     return {
         "preset": preset, "params": params.to_json(), "device": kernel.device, "dtype": kernel.dtype,

@@ -1,12 +1,13 @@
-"""The CPU kernel's elementwise passes as one compiled loop each (gonka_tui/poc/_fused.c), when
+"""The CPU kernel's work between its matrix products as compiled loops (gonka_tui/poc/_fused.c), when
 that extension was built; numpy does the same work without it.
 
-Why it exists: numpy runs each elementwise step as its own pass over memory, and its float32 exp
-is scalar on AVX2 machines (~2 ns an element). Measured at the "cpu" preset, batch 32, one BLAS
-thread, on this workplace's 2-core AMD EPYC (AVX2), in ms per 32-nonce batch, numpy → fused:
-FFN gate 16.0 → 4.0, softmax 3.6 → 1.4, RoPE 3.2 → 2.2, RMSNorm 2.6 → 1.6; all four 25 → 9, and
-the kernel 245 → 268 nonces/s (medians of alternating runs in one process). The loops' exp is
-within 1 ulp everywhere (0.65 ns an element against numpy's 1.9).
+Why it exists: numpy runs each elementwise step as its own pass over memory (its float32 exp is
+scalar on AVX2 machines, ~2 ns an element), and attention at these sizes is thousands of tiny
+matrix products. Measured at the "cpu" preset, batch 32, one BLAS thread, on this workplace's 2-core
+AMD EPYC (AVX-512), in ms per 32-nonce batch, numpy → fused (medians of alternating batches in one
+process): FFN gate 9.2 → 3.7, attention with RoPE (between the projections) 7.9 → 5.2, RMSNorm
+2.4 → 2.0; the batch 116.8 → 107.8. The loops' exp is within 1 ulp everywhere (0.65 ns an element
+against numpy's 1.9 on AVX2).
 
 The extension is optional (pyproject.toml: `optional = true`): without a C compiler the package
 installs all the same. GONKA_POC_FUSED=0 in the environment makes `available()` false, so that the
@@ -87,22 +88,6 @@ def gate(ab: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def softmax(x: np.ndarray, shift_above: float = 30.0) -> np.ndarray:
-    """Causal softmax over the last axis, in place, of a contiguous (..., sq, s) float32 array of
-    scores of the last sq of s positions: query q sees keys 0 … q + s − sq, the other entries
-    become 0 (no −inf mask needed). Each row's max is subtracted only where it is above
-    `shift_above` or below −shift_above (it changes nothing but keeps exp finite and the total
-    above 0); inf: never, −inf: always."""
-    if not isinstance(x, np.ndarray) or x.dtype != _F32 or x.ndim < 2 or not x.flags.c_contiguous:
-        raise ValueError("x: need a contiguous float32 array of (..., sq, s) scores")
-    sq, s = x.shape[-2:]
-    if sq > s:
-        raise ValueError(f"x {x.shape}: more query positions than key positions")
-    if x.size:
-        _ext().softmax(x.reshape(-1), x.size // s, s, sq, s, shift_above)
-    return x
-
-
 def rmsnorm(x: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     """out = x · 1/sqrt(mean(x², per row) + eps), float32 (no gain: the kernel folds it into the next
     matrix)."""
@@ -114,17 +99,36 @@ def rmsnorm(x: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     return out
 
 
-def rope(src: np.ndarray, out: np.ndarray, turns: np.ndarray, per_pos: int, pos0: int = 0) -> np.ndarray:
-    """RoPE on interleaved pairs: each head's pair i of row r turned by turns[pos0 + r // per_pos, i],
-    (a + ib)·(cos + i·sin). src and out (rows, heads·head_dim); turns (positions, head_dim) float32,
-    cos and sin interleaved (a complex64 table viewed as float32)."""
-    src_flat, rows, cols, src_stride = _rows(src, "src")
-    out_flat, o_rows, o_cols, out_stride = _rows(out, "out")
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, out: np.ndarray, turns: np.ndarray, batch: int,
+              kv_heads: int, queries: int | None = None, shift_above: float = 30.0) -> np.ndarray:
+    """Causal attention with RoPE over `batch` nonces of s positions each, rows nonce-major (nonce
+    b's row at position j is b·s + j) in all four arrays: q (batch·s, heads·hd) queries, scale
+    folded in; k and v (batch·s, kv_heads·hd) keys and values; out (batch·s, heads·hd). Only the
+    last `queries` positions of each nonce (all by default) are attended from: their rows of q are
+    read and of out written, no others. Query and key pairs are turned by the (cos, sin) of their
+    position in turns (s or more rows of hd, cos and sin interleaved). Each score row's max is
+    subtracted only where a score is past ±shift_above (softmax is the same for any shift; it keeps
+    exp finite and the total above 0): inf, never; −inf, always."""
+    q_flat, rows, q_cols, q_stride = _rows(q, "q")
+    k_flat, k_rows, k_cols, k_stride = _rows(k, "k")
+    v_flat, v_rows, v_cols, v_stride = _rows(v, "v")
+    o_flat, o_rows, o_cols, o_stride = _rows(out, "out")
     cs_flat, positions, hd, _ = _rows(turns, "turns")
-    if not turns.flags.c_contiguous or hd == 0 or hd % 2:
+    if not turns.flags.c_contiguous or hd < 2 or hd % 2:
         raise ValueError("turns: need a contiguous (positions, head_dim) table, head_dim even")
-    if (o_rows, o_cols) != (rows, cols) or cols % hd:
-        raise ValueError(f"src {src.shape} and out {out.shape}: need one shape, whole heads of {hd}")
-    _ext().rope(src_flat, out_flat, cs_flat, rows, cols // hd, hd // 2, src_stride, out_stride, per_pos, pos0,
-                positions)
+    if batch < 1 or rows % batch or kv_heads < 1 or k_cols != kv_heads * hd or q_cols % (kv_heads * hd):
+        raise ValueError(f"q {q.shape}, k {k.shape}: need whole nonces of rows, kv_heads·{hd} columns of k and "
+                         f"whole groups of heads in q")
+    if (k_rows, v_rows, o_rows) != (rows,) * 3 or v_cols != k_cols or o_cols != q_cols:
+        raise ValueError(f"q {q.shape}, k {k.shape}, v {v.shape}, out {out.shape}: need one row count, v like k "
+                         f"and out like q")
+    s = rows // batch
+    sq = s if queries is None else int(queries)
+    if s > positions or not 0 <= sq <= s:
+        raise ValueError(f"{s} positions a nonce, {sq} queries, turns for {positions}: need queries <= positions "
+                         f"<= turns")
+    if rows == 0 or sq == 0:
+        return out
+    _ext().attention(q_flat, k_flat, v_flat, o_flat, cs_flat, batch, s, sq, q_cols // hd, kv_heads, hd, q_stride,
+                     k_stride, v_stride, o_stride, shift_above)
     return out

@@ -1,13 +1,15 @@
 """The CPU kernel: PoC v1 distances of a batch of nonces with numpy, computing only what the
 distance needs.
 
-- Rows are kept position-major, (seq_len · batch, dim), so the last position of every nonce is one
-  contiguous block: the last layer computes keys and values for all rows but queries, attention,
-  output projection and feed-forward for that block alone, and the output layer only for it.
+- Rows are kept nonce-major, (batch · seq_len, dim): each nonce's positions are one block of rows,
+  so the attention of a few nonces reads rows close together (QKV and attention run over tiles of
+  ATTENTION_TILE_ROWS, whose QKV stays in L2 between the two). The last layer computes keys and
+  values for all rows but queries, attention, output projection and feed-forward for every nonce's
+  last row alone (a strided view of the rows), and the output layer only for those.
 - Per-row constants move into the weights once per round: RMSNorm gains are folded into the rows
   of the matrix that follows, and 1/sqrt(head_dim) into the query columns. The distances move by
   float32 rounding only (~1e-7), far inside the 1e-6 the validators' recomputation tolerates.
-- Matrix products run over the whole batch at once (OpenBLAS packs the weight matrix on every call:
+- Matrix products run over hundreds of rows at once (OpenBLAS packs the weight matrix on every call:
   a few rows per call would spend more time packing than multiplying), while the elementwise work
   between them runs over tiles of rows that stay in cache, every pass in place, float32 throughout.
 - RoPE's pairs (2i, 2i+1) are complex numbers (x₂ᵢ + i·x₂ᵢ₊₁) rotated by cos + i·sin: one complex
@@ -17,13 +19,15 @@ distance needs.
   BLAS, in its ufuncs and in the Generator's draws, so the elementwise work and the random numbers
   run in parallel too, not only the matrix products.
 
-Two paths for the elementwise work between the matrix products (RMSNorm, RoPE, the causal softmax,
-the FFN gate), with the same matrix products around them:
-- numpy (always there): the steps above, a few ufunc passes each.
+Two paths for the work between the matrix products (RMSNorm, RoPE, attention, the FFN gate), with
+the same projections around them:
+- numpy (always there): the steps above, a few ufunc passes each, and attention as batched matrix
+  products (the whole seq_len × seq_len square of scores, then the −inf mask).
 - fused (`fused=True`, the default where the optional C extension gonka_tui.poc._fused was built
   and GONKA_POC_FUSED is not 0): one vectorised loop per step, with its own exp (gonka_tui/poc/fused.py
-  has the figures). The softmax leaves masked columns out instead of adding −inf, and the gate runs
-  over all rows at once. The distances differ from numpy's by float32 rounding only.
+  has the figures); attention is one loop that turns queries and keys, scores only the key blocks
+  each query sees, and leaves masked columns out instead of adding −inf. The distances differ from
+  numpy's by float32 rounding only.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from gonka_tui.poc.weights import Weights
 SOFTMAX_SHIFT_ABOVE = 30.0  # exp(30)·seq_len stays far inside float32
 FFN_TILE_BYTES = 256 * 1024  # numpy's gate, four passes: over sub-tiles this size, half of a core's L2
 FFN_TILE_ROWS = 512  # rows per feed-forward tile: the gate then reads from cache (2.5 → 1.4 ms a 32-nonce batch)
+ATTENTION_TILE_ROWS = 256  # whole nonces' rows per QKV product and attention: QKV stays in L2 for the attention
 
 
 @dataclass
@@ -77,20 +82,22 @@ def rope_tables(p: PocParams) -> tuple[np.ndarray, np.ndarray]:
 class _Scratch:
     """One thread's buffers for batches of up to `batch` nonces."""
 
-    def __init__(self, p: PocParams, batch: int) -> None:
+    def __init__(self, p: PocParams, batch: int, fused: bool) -> None:
         S, D, kv, H = p.seq_len, p.dim, p.kv_dim, p.ffn_hidden
         M = S * batch
         self.h = np.empty((M, D), np.float32)  # the residual stream
         self.xn = np.empty((M, D), np.float32)
         self.r = np.empty((M, 1), np.float32)
         self.qkv = np.empty((M, D + 2 * kv), np.float32)
-        self.rot = np.empty((M, D + kv), np.float32)
-        self.scores = np.empty((batch, p.n_heads, S, S), np.float32)
+        if not fused:  # turned queries and keys, and scores: the fused attention keeps its own, per head
+            self.rot = np.empty((M, D + kv), np.float32)
+            self.scores = np.empty((batch, p.n_heads, S, S), np.float32)
         self.att = np.empty((M, D), np.float32)
         self.proj = np.empty((M, D), np.float32)
         self.tile = max(1, min(M, FFN_TILE_BYTES // (8 * H)))
-        self.ab = np.empty((M, 2 * H), np.float32)
-        self.t = np.empty((M, H), np.float32)
+        ffn_rows = min(M, FFN_TILE_ROWS)  # the feed-forward's hidden activations, one tile at a time
+        self.ab = np.empty((ffn_rows, 2 * H), np.float32)
+        self.t = np.empty((ffn_rows, H), np.float32)
         self.x64 = np.empty((S, D))
 
 
@@ -113,6 +120,7 @@ class CpuKernel:
         self.params = p = weights.params
         self.block_hash = block_hash
         self.batch, self.threads = max(1, batch), max(1, threads)
+        self.flops_per_nonce = p.flops_per_nonce(causal=self.fused)  # what this kernel's products compute
         self.layers, output = _fold(weights)
         self.output_t = np.ascontiguousarray(output.T)  # (vocab, dim)
         cos, sin = rope_tables(p)
@@ -145,26 +153,26 @@ class CpuKernel:
     def _scratch(self) -> _Scratch:
         s = getattr(self._local, "scratch", None)
         if s is None:
-            s = self._local.scratch = _Scratch(self.params, self.batch)
+            s = self._local.scratch = _Scratch(self.params, self.batch, self.fused)
         return s
 
     def _chunk(self, public_key: str, nonces: list[int]) -> np.ndarray:
         p, sc = self.params, self._scratch()
         B, S = len(nonces), p.seq_len
-        M = B * S
-        h = sc.h[:M]
-        rows = h.reshape(S, B, p.dim)
-        for b, nonce in enumerate(nonces):  # position-major: nonce b's row s is h[s·B + b]
+        h = sc.h[:B * S]
+        for b, nonce in enumerate(nonces):  # nonce-major: nonce b's position j is row b·S + j
             seeds.rng(seeds.input_seed(self.block_hash, public_key, nonce)).standard_normal(out=sc.x64)
-            rows[:, b, :] = sc.x64
+            h[b * S:(b + 1) * S] = sc.x64
+        tile = max(1, ATTENTION_TILE_ROWS // S)  # nonces
         for layer in self.layers[:-1]:
-            self._attention(sc, layer, B, last_only=False)
+            for first in range(0, B, tile):
+                self._attention(sc, layer, h[first * S:min(B, first + tile) * S], last_only=False)
             self._ffn(sc, layer, h)
         last = self.layers[-1]
-        self._attention(sc, last, B, last_only=True)
-        tail = h[(S - 1) * B:M]
+        self._attention(sc, last, h, last_only=True)
+        tail = h[S - 1::S]  # every nonce's last position
         self._ffn(sc, last, tail)
-        xn = self._norm(sc, tail, tail.shape[0])
+        xn = self._norm(sc, tail, B)
         # (vocab, B) = outputᵀ · xnᵀ: OpenBLAS's AVX-512 kernel runs this shape ~1.7× as fast as xn · output
         logits = np.matmul(self.output_t, xn.T).T  # (B, vocab), a transposed view
         return self._distances(public_key, nonces, logits)
@@ -181,43 +189,54 @@ class CpuKernel:
         np.reciprocal(r, out=r)
         return np.multiply(x, r, out=sc.xn[:n])
 
-    def _attention(self, sc: _Scratch, layer: _Layer, B: int, *, last_only: bool) -> None:
+    def _attention(self, sc: _Scratch, layer: _Layer, h: np.ndarray, *, last_only: bool) -> None:
+        """h += wo(attention(attention_norm(h))) over the rows of whole nonces in h; `last_only`: the
+        queries, attention and output projection of each nonce's last position alone."""
+        p = self.params
+        S, D, kv = p.seq_len, p.dim, p.kv_dim
+        n = h.shape[0]
+        xn = self._norm(sc, h, n)
+        qkv = sc.qkv[:n]
+        if last_only:  # keys and values of every row; the query of the last rows alone
+            np.matmul(xn, layer.wqkv[:, D:], out=qkv[:, D:])
+            np.matmul(xn[S - 1::S], layer.wqkv[:, :D], out=qkv[S - 1::S, :D])
+        else:
+            np.matmul(xn, layer.wqkv, out=qkv)
+        if self.fused:  # RoPE, scores, softmax and the weighted values in one loop per head
+            fused_loops.attention(qkv[:, :D], qkv[:, D:D + kv], qkv[:, D + kv:], sc.att[:n], self.turns_f32, n // S,
+                                  p.n_kv_heads, 1 if last_only else S, SOFTMAX_SHIFT_ABOVE)
+        else:
+            self._attention_numpy(sc, qkv, n // S, last_only)
+        rows = slice(S - 1, n, S) if last_only else slice(0, n)  # the queries' rows
+        att = sc.att[:n][rows]
+        h[rows] += np.matmul(att, layer.wo, out=sc.proj[:att.shape[0]])
+
+    def _attention_numpy(self, sc: _Scratch, qkv: np.ndarray, B: int, last_only: bool) -> None:
+        """RoPE into sc.rot, then scores, softmax and the weighted values as batched matrix products,
+        into sc.att's query rows."""
         p = self.params
         S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
         nkv, rep = p.n_kv_heads, p.n_heads // p.n_kv_heads
         M = S * B
-        h = sc.h[:M]
-        xn = self._norm(sc, h, M)
-        if last_only:  # keys and values of every row; the query of the last rows alone
-            qkv = sc.qkv[:M]
-            np.matmul(xn, layer.wqkv[:, D:], out=qkv[:, D:])
-            np.matmul(xn[(S - 1) * B:], layer.wqkv[:, :D], out=qkv[(S - 1) * B:, :D])
-        else:
-            qkv = np.matmul(xn, layer.wqkv, out=sc.qkv[:M])
         self._rope(sc, qkv, B, last_only)
         rot = sc.rot[:M]
-        q = rot[:, :D].reshape(S, B, nkv, rep, hd)
-        k = rot[:, D:].reshape(S, B, nkv, 1, hd)
-        v = qkv[:, D + kv:].reshape(S, B, nkv, 1, hd)
+        q = rot[:, :D].reshape(B, S, nkv, rep, hd)
+        k = rot[:, D:].reshape(B, S, nkv, 1, hd)
+        v = qkv[:, D + kv:].reshape(B, S, nkv, 1, hd)
         if last_only:
-            q = q[S - 1:]
-        Sq = q.shape[0]
+            q = q[:, S - 1:]
+        Sq = q.shape[1]
         scores = sc.scores.reshape(-1)[:B * p.n_heads * Sq * S].reshape(B, nkv, rep, Sq, S)  # contiguous
         # (B, nkv, rep, Sq, hd) @ (B, nkv, 1, hd, S): query head j uses kv head j // rep
-        np.matmul(q.transpose(1, 2, 3, 0, 4), k.transpose(1, 2, 3, 4, 0), out=scores)
+        np.matmul(q.transpose(0, 2, 3, 1, 4), k.transpose(0, 2, 3, 4, 1), out=scores)
         self._softmax(scores, last_only)
-        att = sc.att[(S - Sq) * B:M].reshape(Sq, B, nkv, rep, hd)
-        np.matmul(scores, v.transpose(1, 2, 3, 0, 4), out=att.transpose(1, 2, 3, 0, 4))
-        rows = slice((S - Sq) * B, M)
-        h[rows] += np.matmul(sc.att[rows], layer.wo, out=sc.proj[rows])
+        att = sc.att[:M].reshape(B, S, nkv, rep, hd)[:, S - Sq:]
+        np.matmul(scores, v.transpose(0, 2, 3, 1, 4), out=att.transpose(0, 2, 3, 1, 4))
 
     def _softmax(self, scores: np.ndarray, last_only: bool) -> None:
         """Causal softmax over the last axis, in place; scores (..., Sq, S) of the last Sq positions."""
         # softmax(x) = exp(x − c) / Σ exp(x − c) for any c: subtracting each row's maximum (two
         # passes) only matters when exp could overflow, so it is skipped while every score is small.
-        if self.fused:
-            fused_loops.softmax(scores, SOFTMAX_SHIFT_ABOVE)
-            return
         if not last_only:
             scores += self.mask
         if scores.max() > SOFTMAX_SHIFT_ABOVE:
@@ -232,22 +251,14 @@ class CpuKernel:
         S, D, kv, hd = p.seq_len, p.dim, p.kv_dim, p.head_dim
         M = S * B
         heads = (D + kv) // hd
-        if self.fused:
-            rot = sc.rot[:M]
-            if last_only:  # as below: keys of every row, the query of the last rows
-                fused_loops.rope(qkv[:M, D:D + kv], rot[:, D:], self.turns_f32, B)
-                fused_loops.rope(qkv[(S - 1) * B:M, :D], rot[(S - 1) * B:, :D], self.turns_f32, B, S - 1)
-            else:
-                fused_loops.rope(qkv[:M, :D + kv], rot, self.turns_f32, B)
-            return
         # (a, b) → (a·cos − b·sin, b·cos + a·sin) is (a + ib)·(cos + i·sin)
-        src = qkv[:M].view(np.complex64)[:, :(D + kv) // 2].reshape(S, B, heads, hd // 2)
-        dst = sc.rot[:M].view(np.complex64).reshape(S, B, heads, hd // 2)
-        turns = self.turns[:, None, None, :]
+        src = qkv[:M].view(np.complex64)[:, :(D + kv) // 2].reshape(B, S, heads, hd // 2)
+        dst = sc.rot[:M].view(np.complex64).reshape(B, S, heads, hd // 2)
+        turns = self.turns[None, :, None, :]
         if last_only:  # keys of every row, the query of the last rows (their slots of dst alone)
             q = D // hd
             np.multiply(src[:, :, q:], turns, out=dst[:, :, q:])
-            np.multiply(src[S - 1:, :, :q], turns[S - 1:], out=dst[S - 1:, :, :q])
+            np.multiply(src[:, S - 1:, :q], turns[:, S - 1:], out=dst[:, S - 1:, :q])
         else:
             np.multiply(src, turns, out=dst)
 

@@ -49,6 +49,7 @@ class ProcessKernel:
         self.params, self.block_hash, self.batch = params, block_hash, max(1, batch)
         self.threads = self.processes = max(1, processes)
         self.local = CpuKernel(weights.build(params, block_hash, weight_scale), block_hash, batch=self.batch)
+        self.flops_per_nonce = self.local.flops_per_nonce  # the helpers run the same kernel
         ctx = multiprocessing.get_context("spawn")
         self._helpers = []
         for _ in range(self.processes - 1):

@@ -120,15 +120,18 @@ class PocParams:
     def pool_size(self) -> int:
         return max(50000, int(self.total_params * 0.05))
 
-    def flops_per_nonce(self, *, pruned: bool = True) -> int:
+    def flops_per_nonce(self, *, pruned: bool = True, causal: bool = False) -> int:
         """2 × the multiply-adds of every matrix product our kernel computes for one nonce:
         all layers in full but the last, whose keys and values are all computed and the rest for the
-        last row only; attention QKᵀ and AV as computed (the whole seq_len × seq_len square, the mask
-        applied after); the output for the last row. `pruned=False`: what the reference computes
-        (all rows, all logits)."""
+        last row only; the output for the last row. Attention QKᵀ and AV: the whole seq_len × seq_len
+        square, the mask applied after (numpy's batched products, torch), or, `causal`, only the keys
+        each query sees, s(s+1)/2 of the square (the fused loop; it computes a little more, whole
+        blocks of 16 keys, and that is not counted). `pruned=False`: what the reference computes
+        (all rows, all logits, the square)."""
         s, d, kv, h, hd = self.seq_len, self.dim, self.kv_dim, self.ffn_hidden, self.head_dim
         proj = d * d + 2 * d * kv + d * d + 3 * d * h  # q, k, v, o, w1, w2, w3 per row
-        full_layer = s * proj + 2 * self.n_heads * hd * s * s
+        pairs = s * (s + 1) // 2 if causal and pruned else s * s  # (query, key) pairs scored
+        full_layer = s * proj + 2 * self.n_heads * hd * pairs
         if not pruned:
             return 2 * (self.n_layers * full_layer + s * d * self.vocab_size)
         last_layer = s * 2 * d * kv + (d * d + d * d + 3 * d * h) + 2 * self.n_heads * hd * s

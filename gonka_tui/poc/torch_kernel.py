@@ -114,6 +114,7 @@ class TorchKernel:
             else:
                 batch = CPU_BATCH
         self.batch = max(1, int(batch))
+        self.flops_per_nonce = params.flops_per_nonce()  # attention: the whole square, masked after
         cos, sin = rope_tables(p)
         self._cos = torch.from_numpy(cos).to(self._dev)
         self._sin = torch.from_numpy(sin).to(self._dev)

@@ -1,6 +1,6 @@
-"""The compiled elementwise loops (gonka_tui.poc._fused) compute what the numpy formulas compute, to
-float32 rounding, on any shapes and strides; they refuse buffers too small for the dimensions given;
-and the kernel gives every known answer on both paths."""
+"""The compiled loops (gonka_tui.poc._fused: exp, the FFN gate, RMSNorm, attention with RoPE) compute
+what the formulas compute, to float32 rounding, on any shapes and strides; they refuse buffers too
+small for the dimensions given; and the kernel gives every known answer on both paths."""
 
 from __future__ import annotations
 
@@ -67,37 +67,82 @@ def test_gate_equals_the_numpy_formula_on_strided_rows(rows, hidden):
     assert (out_big == 7.0).all()  # nothing written outside the view
 
 
-def causal_softmax(x: np.ndarray) -> np.ndarray:
-    """Reference: softmax over the last axis in float64 with the −inf mask of the last sq of s positions."""
-    sq, s = x.shape[-2:]
-    mask = np.arange(s)[None, :] > np.arange(sq)[:, None] + (s - sq)
-    y = np.where(mask, -np.inf, x.astype(np.float64))
-    y = np.exp(y - y.max(axis=-1, keepdims=True))
-    return y / y.sum(axis=-1, keepdims=True)
+def attention_reference(q, k, v, turns, batch, kv_heads, queries):
+    """Causal attention with RoPE in float64, written per head from the formulas: pairs turned by
+    their position, scores, −inf mask, softmax, weighted values; rows nonce-major. The outputs of
+    each nonce's last `queries` positions, (batch, queries, heads·hd)."""
+    hd = turns.shape[1]
+    s = k.shape[0] // batch
+    heads, rep = q.shape[1] // hd, q.shape[1] // hd // kv_heads
+    t = turns[:s].astype(np.float64).view(np.complex128)  # (s, hd/2) cos + i·sin
+
+    def turned(x, n):  # (batch, s, n heads, hd), each pair turned by its position
+        z = np.ascontiguousarray(x, dtype=np.float64).view(np.complex128).reshape(batch, s, n, hd // 2)
+        return (z * t[None, :, None, :]).view(np.float64).reshape(batch, s, n, hd)
+
+    qr, kr = turned(q, heads)[:, s - queries:], turned(k, kv_heads)
+    vv = v.astype(np.float64).reshape(batch, s, kv_heads, hd)
+    seen = np.arange(s)[None, :] <= np.arange(s - queries, s)[:, None]
+    out = np.empty((batch, queries, heads, hd))
+    for h in range(heads):
+        scores = np.einsum("bid,bjd->bij", qr[:, :, h], kr[:, :, h // rep])
+        scores = np.where(seen[None], scores, -np.inf)
+        w = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        w /= w.sum(axis=-1, keepdims=True)
+        out[:, :, h] = np.einsum("bij,bjd->bid", w, vv[:, :, h // rep])
+    return out.reshape(batch, queries, heads * hd)
+
+
+def attention_inputs(rng, batch, s, heads, kv_heads, hd, scale=1.0):
+    """Strided q, k, v (row views of bigger buffers, as the kernel's qkv slices are) and a turns
+    table with more positions than s."""
+    q = strided(rng, batch * s, heads * hd, scale)
+    k = strided(rng, batch * s, kv_heads * hd, scale)
+    v = strided(rng, batch * s, kv_heads * hd)
+    angles = rng.uniform(-4, 4, (s + 3, hd // 2))
+    turns = (np.cos(angles) + 1j * np.sin(angles)).astype(np.complex64).view(F32)
+    return q, k, v, turns
 
 
 @needs_ext
-@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 1, 13), (1, 2, 5, 13), (3, 1, 17, 17), (1, 1, 1, 1)])
-@pytest.mark.parametrize("scale", [1.0, 1e-20, 300.0])
-def test_softmax_equals_a_causal_softmax(shape, scale):
-    rng = np.random.default_rng(sum(shape))
-    x = (rng.standard_normal(shape) * scale).astype(F32)
-    if scale > 1:
-        x[..., 0, :] -= 5000  # a row whose every score is far below exp's range: it must still sum to 1
-    want = causal_softmax(x)
-    got = fused.softmax(x.copy())
-    assert np.abs(got - want).max() < 1e-6
-    assert (got[want == 0] == 0).all()  # the masked columns are exactly 0
+@pytest.mark.parametrize("batch, s, sq, heads, kv_heads, hd", [
+    (3, 7, 7, 4, 2, 6),     # GQA, a short sequence, head_dim below a vector
+    (2, 33, 33, 2, 1, 34),  # past two key blocks, head_dim 16·2 + 2
+    (4, 32, 1, 8, 8, 32),   # the last layer: one query position sees every key
+    (5, 17, 6, 6, 3, 16),   # the last positions only, a group of queries cut short
+    (1, 1, 1, 1, 1, 2),
+])
+def test_attention_is_causal_attention_with_rope(batch, s, sq, heads, kv_heads, hd):
+    rng = np.random.default_rng(s * hd)
+    q, k, v, turns = attention_inputs(rng, batch, s, heads, kv_heads, hd)
+    out_big = np.full((batch * s + 2, heads * hd + 4), 7.0, F32)
+    out = out_big[1:-1, 2:-2]
+    fused.attention(q, k, v, out, turns, batch, kv_heads, sq)
+    want = attention_reference(q, k, v, turns, batch, kv_heads, sq)
+    got = out.reshape(batch, s, heads * hd)
+    # float32 scores of hd products: what numpy's float32 matmuls are off by too
+    assert np.abs(got[:, s - sq:] - want).max() < 4e-6
+    got[:, s - sq:] = 7.0
+    assert (out_big == 7.0).all()  # nothing written but the queries' rows
+    if sq < s:  # the other positions' queries are not read
+        q.reshape(batch, s, -1)[:, :s - sq] = np.nan
+        assert np.abs(fused.attention(q, k, v, out, turns, batch, kv_heads, sq).reshape(got.shape)[:, s - sq:]
+                      - want).max() < 4e-6
 
 
 @needs_ext
-def test_the_softmax_shift_threshold_is_honoured():
-    x = np.full((1, 4, 4), 100.0, F32)  # exp(100) overflows float32: without the shift, inf / inf
-    with np.errstate(invalid="ignore"):
-        assert np.isnan(fused.softmax(x.copy(), shift_above=np.inf)[0, -1]).all()
-    assert np.allclose(fused.softmax(x.copy())[0, -1], 0.25)
-    small = np.random.default_rng(0).standard_normal((2, 6, 6)).astype(F32)
-    assert np.abs(fused.softmax(small.copy(), -np.inf) - fused.softmax(small.copy(), np.inf)).max() < 1e-7
+def test_attention_shifts_scores_past_the_threshold_and_only_then():
+    rng = np.random.default_rng(5)
+    q, k, v, turns = attention_inputs(rng, 3, 9, 2, 2, 8, scale=12.0)  # scores up to ~1000: exp overflows
+    want = attention_reference(q, k, v, turns, 3, 2, 9).reshape(27, 16)
+    out = np.empty((27, 16), F32)
+    assert np.abs(fused.attention(q, k, v, out, turns, 3, 2) - want).max() < 1e-3 * np.abs(want).max()
+    with np.errstate(all="ignore"):
+        assert not np.isfinite(fused.attention(q, k, v, out, turns, 3, 2, shift_above=np.inf)).all()
+    q, k, v, turns = attention_inputs(rng, 2, 6, 2, 1, 4)
+    never = fused.attention(q, k, v, np.empty((12, 8), F32), turns, 2, 1, shift_above=np.inf)
+    always = fused.attention(q, k, v, np.empty((12, 8), F32), turns, 2, 1, shift_above=-np.inf)
+    assert np.abs(never - always).max() < 1e-6
 
 
 @needs_ext
@@ -117,25 +162,6 @@ def test_rmsnorm_equals_the_numpy_formula_on_strided_rows(rows, dim, scale):
 
 
 @needs_ext
-@pytest.mark.parametrize("per_pos, pos0, heads, hd", [(1, 0, 1, 2), (3, 2, 5, 6), (4, 0, 3, 32)])
-def test_rope_is_the_complex_product_by_the_position_turn(per_pos, pos0, heads, hd):
-    rng = np.random.default_rng(hd)
-    positions, rows = 8, 13
-    rows = min(rows, (positions - pos0) * per_pos)
-    angles = rng.uniform(-4, 4, (positions, hd // 2)).astype(F32)
-    turns = (np.cos(angles) + 1j * np.sin(angles)).astype(np.complex64)
-    src = strided(rng, rows, heads * hd)
-    out = np.zeros((rows, heads * hd + 2), F32)[:, 1:-1]
-    fused.rope(src, out, turns.view(F32), per_pos, pos0)
-    pos = pos0 + np.arange(rows) // per_pos
-    want = (np.ascontiguousarray(src).view(np.complex64).reshape(rows, heads, hd // 2).astype(np.complex128)
-            * turns[pos][:, None, :])
-    assert np.abs(np.ascontiguousarray(out).view(np.complex64).reshape(want.shape) - want).max() < 1e-6
-    with pytest.raises(ValueError):  # positions past the table
-        fused.rope(src, out, turns.view(F32), per_pos, positions)
-
-
-@needs_ext
 def test_buffers_too_small_for_the_dimensions_are_refused():
     ext = fused._ext()
     buf = np.zeros(64, F32)
@@ -144,8 +170,19 @@ def test_buffers_too_small_for_the_dimensions_are_refused():
         ext.gate(small, buf, 2, 16, 32, 16)  # ab needs (2 − 1)·32 + 32 = 64 floats
     with pytest.raises(ValueError):
         ext.gate(buf, small[:31], 2, 16, 32, 16)  # t needs 16 + 16 = 32
+    args = (2, 4, 4, 1, 1, 8, 8, 8, 8, 8, 30.0)  # batch 2, s 4, sq 4, 1 head of 8: 64 floats each, cs 32
     with pytest.raises(ValueError):
-        ext.softmax(small, 8, 8, 8, 8)
+        ext.attention(small, buf, buf, buf, buf[:32], *args)
+    with pytest.raises(ValueError):
+        ext.attention(buf, buf, buf, small, buf[:32], *args)  # out
+    with pytest.raises(ValueError):
+        ext.attention(buf, buf, buf, buf, small[:31], *args)  # the turns table
+    with pytest.raises(ValueError):
+        ext.attention(buf, buf, buf, buf, buf[:32], 2, 4, 5, 1, 1, 8, 8, 8, 8, 8, 30.0)  # sq > s
+    with pytest.raises(ValueError):
+        ext.attention(buf, buf, buf, buf, buf[:32], 2, 4, 4, 3, 2, 8, 8, 8, 8, 8, 30.0)  # heads % kv_heads
+    with pytest.raises(ValueError):
+        ext.attention(buf, buf, buf, buf, buf[:32], 2**40, 2**40, 1, 1, 1, 2**40, 8, 8, 8, 8, 30.0)  # overflow
     with pytest.raises(ValueError):
         ext.rmsnorm(buf, small, 2, 32, 32, 32, 1e-5)
     with pytest.raises(ValueError):
@@ -156,13 +193,12 @@ def test_buffers_too_small_for_the_dimensions_are_refused():
         ext.gate(buf, buf, 2**62, 2**40, 2**41, 2**40)  # sizes whose product overflows
     with pytest.raises(ValueError):
         ext.exp(buf, small, 64)
-    with pytest.raises(ValueError):
-        ext.rope(buf, buf, small[:3], 1, 1, 2, 4, 4, 1, 0, 1)  # the table holds 3 floats, not 4
     misaligned = memoryview(bytearray(4 * 65))[1:1 + 4 * 64]
     with pytest.raises(ValueError):
         ext.exp(buf, misaligned, 64)
     ext.rmsnorm(buf, buf, 2, 32, 32, 32, 1e-5)  # the exact size is accepted
     ext.gate(buf, buf, 0, 16, 32, 16)  # and no rows at all
+    ext.attention(buf, buf, buf, buf, buf[:32], *args)
 
 
 @needs_ext
@@ -174,10 +210,20 @@ def test_the_python_wrappers_refuse_what_the_loops_cannot_take():
         fused.rmsnorm(x[:, ::2], np.zeros((4, 4), F32), 1e-5)  # columns not contiguous
     with pytest.raises(ValueError):
         fused.gate(np.zeros((4, 6), F32), x)  # not (rows, 2·hidden) → (rows, hidden)
+    turns = np.zeros((4, 8), F32)
+    rows = np.zeros((8, 8), F32)
     with pytest.raises(ValueError):
-        fused.softmax(np.zeros((2, 4, 3), F32))  # more query than key positions
+        fused.attention(rows[:7], rows[:7], rows[:7], rows[:7], turns, 2, 1)  # rows not whole nonces
     with pytest.raises(ValueError):
-        fused.softmax(np.zeros((2, 3, 4), F32)[:, :, :3].transpose(0, 2, 1))  # not contiguous
+        fused.attention(rows[:6], rows, rows, rows, turns, 2, 1)  # q's rows unlike k's
+    with pytest.raises(ValueError):
+        fused.attention(rows, rows, rows, rows, turns[:3], 2, 1)  # fewer turns than positions
+    with pytest.raises(ValueError):
+        fused.attention(rows, rows, rows, rows, turns, 2, 1, queries=5)  # more queries than positions
+    with pytest.raises(ValueError):
+        fused.attention(rows, rows, rows[:, :4], rows, turns, 2, 1)  # v unlike k
+    with pytest.raises(ValueError):
+        fused.attention(rows, rows, rows, rows, turns, 2, 2)  # k is 1 head of 8, not 2
 
 
 @needs_ext

@@ -87,13 +87,14 @@ def test_the_public_key_and_the_block_hash_are_used_verbatim():
     assert abs(other[0] - lower[0]) > 1e-4  # the target follows the hash string as given
 
 
-def test_ffn_tiles_do_not_change_a_distance(monkeypatch):
+def test_tiles_do_not_change_a_distance(monkeypatch):
     import gonka_tui.poc.kernel as kernel_module
 
     w = tiny_weights()
     whole = CpuKernel(w, HASH, batch=6).distances(KEY, range(6))
     monkeypatch.setattr(kernel_module, "FFN_TILE_BYTES", 3 * 8 * w.params.ffn_hidden)  # 3-row gate tiles (numpy)
     monkeypatch.setattr(kernel_module, "FFN_TILE_ROWS", 5)  # 5-row feed-forward tiles, the last one short
+    monkeypatch.setattr(kernel_module, "ATTENTION_TILE_ROWS", 4 * w.params.seq_len)  # 4 nonces, then 2
     for fused in (False, True) if fused_loops.built() else (False,):
         tiled = CpuKernel(w, HASH, batch=6, fused=fused).distances(KEY, range(6))
         assert np.abs(whole - tiled).max() < EXACT
@@ -119,11 +120,14 @@ def test_the_softmax_shortcut_changes_nothing_and_large_scores_stay_finite(monke
 
 
 @pytest.mark.parametrize("shape", [TINY, dict(TINY, n_kv_heads=2, seq_len=5)], ids=["mha", "gqa"])
-def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, monkeypatch):
+@pytest.mark.parametrize("fused", [False, True], ids=["numpy", "fused"])
+def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, fused, monkeypatch):
     import gonka_tui.poc.kernel as kernel_module
 
+    if fused and not fused_loops.built():
+        pytest.skip("gonka_tui.poc._fused is not built")
     params = PocParams.from_mapping(shape)
-    kernel = CpuKernel(weights.build(params, HASH), HASH, batch=3)
+    kernel = CpuKernel(weights.build(params, HASH), HASH, batch=3, fused=fused)
     counted = []
     real = np.matmul
 
@@ -135,7 +139,12 @@ def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, 
     monkeypatch.setattr(kernel_module.np, "matmul", counting)
     kernel.distances(KEY, range(3))
     monkeypatch.undo()
-    assert sum(counted) == 3 * params.flops_per_nonce()
+    if fused:  # attention runs in the compiled loop, out of np.matmul's sight: the causal pairs are added
+        s, hd, heads, full_layers = params.seq_len, params.head_dim, params.n_heads, params.n_layers - 1
+        attention = 2 * full_layers * 2 * heads * hd * s * (s + 1) // 2 + 2 * 2 * heads * hd * s
+        counted.append(3 * attention)
+    assert kernel.flops_per_nonce == params.flops_per_nonce(causal=fused)
+    assert sum(counted) == 3 * kernel.flops_per_nonce
 
 
 @settings(max_examples=25, deadline=None)
