@@ -167,6 +167,9 @@ HOT static void rmsnorm_loop(const float *x, float *out, Py_ssize_t rows, Py_ssi
 /* 16 floats as one value (GCC and clang vector extensions): one AVX-512 register, two AVX2 ones.
  * Plain loops over a float[16] accumulator are unrolled but left scalar by GCC 12. */
 typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi" /* static inline: a vec16 never crosses a call boundary */
+#endif
 static inline vec16 load16(const float *x) { vec16 v; memcpy(&v, x, sizeof v); return v; }
 
 /* memcpy of a short row, inline: the call to libc's cost 7 % of attention */

@@ -120,14 +120,15 @@ def test_attention_is_causal_attention_with_rope(batch, s, sq, heads, kv_heads, 
     fused.attention(q, k, v, out, turns, batch, kv_heads, sq)
     want = attention_reference(q, k, v, turns, batch, kv_heads, sq)
     got = out.reshape(batch, s, heads * hd)
-    # float32 scores of hd products: what numpy's float32 matmuls are off by too
-    assert np.abs(got[:, s - sq:] - want).max() < 4e-6
+    # float32 scores of hd products, exp'd: a few 1e-6 (numpy's float32 matmuls as much); a wrong turn,
+    # mask or head moves outputs by 1e-2 and more
+    assert np.abs(got[:, s - sq:] - want).max() < 1e-5
     got[:, s - sq:] = 7.0
     assert (out_big == 7.0).all()  # nothing written but the queries' rows
     if sq < s:  # the other positions' queries are not read
         q.reshape(batch, s, -1)[:, :s - sq] = np.nan
         assert np.abs(fused.attention(q, k, v, out, turns, batch, kv_heads, sq).reshape(got.shape)[:, s - sq:]
-                      - want).max() < 4e-6
+                      - want).max() < 1e-5
 
 
 @needs_ext
