@@ -195,11 +195,12 @@ class CpuKernel:
         p = self.params
         S, D, kv = p.seq_len, p.dim, p.kv_dim
         n = h.shape[0]
+        rows = slice(S - 1, n, S) if last_only else slice(0, n)  # the queries' rows
         xn = self._norm(sc, h, n)
         qkv = sc.qkv[:n]
         if last_only:  # keys and values of every row; the query of the last rows alone
             np.matmul(xn, layer.wqkv[:, D:], out=qkv[:, D:])
-            np.matmul(xn[S - 1::S], layer.wqkv[:, :D], out=qkv[S - 1::S, :D])
+            np.matmul(xn[rows], layer.wqkv[:, :D], out=qkv[rows, :D])
         else:
             np.matmul(xn, layer.wqkv, out=qkv)
         if self.fused:  # RoPE, scores, softmax and the weighted values in one loop per head
@@ -207,7 +208,6 @@ class CpuKernel:
                                   p.n_kv_heads, 1 if last_only else S, SOFTMAX_SHIFT_ABOVE)
         else:
             self._attention_numpy(sc, qkv, n // S, last_only)
-        rows = slice(S - 1, n, S) if last_only else slice(0, n)  # the queries' rows
         att = sc.att[:n][rows]
         h[rows] += np.matmul(att, layer.wo, out=sc.proj[:att.shape[0]])
 
