@@ -41,7 +41,8 @@ def main() -> None:
             for _ in range(args.runs):  # interleaved settings would be fairer; runs stay short instead
                 r = bench(args.preset, threads, args.seconds, env)
                 runs.append({k: r[k] for k in FIELDS} | {"blas_core_type": r["blas"]["core_type"], "batch": r["batch"],
-                                                         "fused": r.get("fused")})
+                                                         "fused": r.get("fused"),
+                                                         "products": r.get("products")})
             setting[f"threads_{threads}"] = {
                 "median": {k: statistics.median(run[k] for run in runs) for k in FIELDS},
                 "blas_core_type": runs[0]["blas_core_type"], "batch": runs[0]["batch"], "runs": runs}

@@ -131,6 +131,11 @@ static inline float row_sum(const float *x, Py_ssize_t n, int squares)
     return s;
 }
 
+static inline float rms_factor(const float *x, Py_ssize_t dim, float inv_dim, float eps)
+{
+    return 1.0f / sqrtf(row_sum(x, dim, 1) * inv_dim + eps);
+}
+
 /* out = x · 1/sqrt(mean(x²) + eps), per row; float32 throughout, as numpy computes it. */
 HOT static void rmsnorm_loop(const float *x, float *out, Py_ssize_t rows, Py_ssize_t dim, Py_ssize_t x_stride,
                              Py_ssize_t out_stride, float eps)
@@ -139,11 +144,19 @@ HOT static void rmsnorm_loop(const float *x, float *out, Py_ssize_t rows, Py_ssi
     for (Py_ssize_t i = 0; i < rows; i++) {
         const float *xi = x + i * x_stride;
         float *o = out + i * out_stride;
-        float v = row_sum(xi, dim, 1) * inv_dim + eps;
-        float r = 1.0f / sqrtf(v);
+        float r = rms_factor(xi, dim, inv_dim, eps);
         for (Py_ssize_t j = 0; j < dim; j++)
             o[j] = xi[j] * r;
     }
+}
+
+/* out[i] = 1/sqrt(mean(x[i]²) + eps): the factor that the products apply to their output rows */
+HOT static void rms_factors_loop(const float *x, float *out, Py_ssize_t rows, Py_ssize_t dim, Py_ssize_t x_stride,
+                                 float eps)
+{
+    float inv_dim = (float)(1.0 / (double)dim);
+    for (Py_ssize_t i = 0; i < rows; i++)
+        out[i] = rms_factor(x + i * x_stride, dim, inv_dim, eps);
 }
 
 /* Causal attention of a batch of nonces, RoPE included: the kernel's step between the QKV and
@@ -278,6 +291,86 @@ HOT static void attention_loop(const float *q, const float *k, const float *v, f
         }
 }
 
+/* ----- matrix products ----- */
+
+/* C = A·B for the kernel's products, B packed once per round (fused.py: pack) into panels of
+ * GEMM_NR columns: panel p is K rows of GEMM_NR floats, columns p·GEMM_NR.., zero past the
+ * matrix's last column. Why our own: numpy's BLAS packs the weight matrix again on every call,
+ * zeroes C before it writes it, and leaves the norm, the gate and the residual add to passes of
+ * their own; here the weights are packed once, and each GEMM_MR × GEMM_NR tile of C, while in
+ * registers and L1, gets them:
+ *   - scale: × r[row], the row's RMSNorm factor ((x·r)·W = r·(x·W)): no normalised copy of x;
+ *   - then STORE it, ADD it to C (the residual), or GATE: with w1 and w3 interleaved half a panel at
+ *     a time (pack_gate), t = na·b / (1 + e^na) from the tile's two halves, half a panel of t.
+ * The micro-tile: GEMM_MR rows of A broadcast a float at a time and two vectors of B per k feed
+ * 2·GEMM_MR multiply-adds into as many registers (16 of AVX-512's 32; 8 rows divide the preset's
+ * row counts, 256, 512 and the 32 last rows; a strip past the last row computes and drops). Rows of A are read where they lie, lda apart: an 8-row strip is 8·K floats, from
+ * L1/L2; B's panel (K·GEMM_NR floats) stays in L1/L2 while GEMM_ROWS rows of A pass it. AVX-512
+ * only: with AVX2, 6 × 16 and 4 × 24 tiles were no faster than OpenBLAS's Haswell kernel with its
+ * extra passes (kernel A/B 0.93–0.99), so numpy's matmul serves there. */
+enum { GEMM_STORE = 0, GEMM_ADD = 1, GEMM_GATE = 2 };
+#define GEMM_MR 8
+#define GEMM_NR 32
+#define GEMM_ROWS 192 /* rows of A per pass over B's panels: 192·K floats stay in L2 */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_GEMM 1
+__attribute__((target("avx512f,fma"))) static void gemm_loop(const float *a, Py_ssize_t lda, const float *bp,
+                                                             Py_ssize_t panels, Py_ssize_t K, float *c,
+                                                             Py_ssize_t ldc, Py_ssize_t out_cols, const float *r,
+                                                             Py_ssize_t M, int mode)
+{
+    float tile[GEMM_MR * GEMM_NR] __attribute__((aligned(64)));
+    const Py_ssize_t width = mode == GEMM_GATE ? GEMM_NR / 2 : GEMM_NR; /* columns of C a panel */
+    for (Py_ssize_t i0 = 0; i0 < M; i0 += GEMM_ROWS)
+        for (Py_ssize_t pn = 0; pn < panels; pn++) {
+            const float *b = bp + pn * K * GEMM_NR;
+            const Py_ssize_t cols = out_cols - pn * width < width ? out_cols - pn * width : width;
+            for (Py_ssize_t i = i0; i < M && i < i0 + GEMM_ROWS; i += GEMM_MR) {
+                const int mr = M - i < GEMM_MR ? (int)(M - i) : GEMM_MR;
+                const float *ar[GEMM_MR];
+                for (int u = 0; u < GEMM_MR; u++) /* rows past M repeat the last: read, never stored */
+                    ar[u] = a + (i + (u < mr ? u : mr - 1)) * lda;
+                vec16 acc[GEMM_MR][2];
+                memset(acc, 0, sizeof acc);
+                for (Py_ssize_t k = 0; k < K; k++) {
+                    const vec16 b0 = load16(b + k * GEMM_NR), b1 = load16(b + k * GEMM_NR + 16);
+                    for (int u = 0; u < GEMM_MR; u++) {
+                        const vec16 x = (vec16)_mm512_set1_ps(ar[u][k]);
+                        acc[u][0] += x * b0;
+                        acc[u][1] += x * b1;
+                    }
+                }
+                memcpy(tile, acc, sizeof tile);
+                for (int u = 0; u < mr; u++) {
+                    const float scale = r ? r[i + u] : 1.0f, *t = tile + u * GEMM_NR;
+                    float *o = c + (i + u) * ldc + pn * width;
+                    if (mode == GEMM_GATE)
+                        for (Py_ssize_t l = 0; l < cols; l++) {
+                            const float na = t[l] * scale, bl = t[l + GEMM_NR / 2] * scale;
+                            o[l] = (na * bl) / (1.0f + exp_f(na));
+                        }
+                    else if (mode == GEMM_ADD)
+                        for (Py_ssize_t l = 0; l < cols; l++)
+                            o[l] += t[l] * scale;
+                    else
+                        for (Py_ssize_t l = 0; l < cols; l++)
+                            o[l] = t[l] * scale;
+                }
+            }
+        }
+}
+
+static int have_gemm(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+#else
+static int have_gemm(void) { return 0; }
+#endif
+
 /* ----- argument checks ----- */
 
 /* A buffer holds `rows` rows of `cols` floats, `stride` floats apart, from its start. */
@@ -347,12 +440,17 @@ static PyObject *py_rmsnorm(PyObject *self, PyObject *args)
     Py_buffer x, out;
     Py_ssize_t rows, dim, x_stride, out_stride;
     float eps;
-    if (!PyArg_ParseTuple(args, "y*w*nnnnf:rmsnorm", &x, &out, &rows, &dim, &x_stride, &out_stride, &eps))
+    int factors = 0;
+    if (!PyArg_ParseTuple(args, "y*w*nnnnf|p:rmsnorm", &x, &out, &rows, &dim, &x_stride, &out_stride, &eps, &factors))
         return NULL;
     PyObject *res = NULL;
-    if (check_span(&x, "x", rows, dim, x_stride) == 0 && check_span(&out, "out", rows, dim, out_stride) == 0) {
+    if (check_span(&x, "x", rows, dim, x_stride) == 0 &&
+        (factors ? check_span(&out, "out", 1, rows, rows) : check_span(&out, "out", rows, dim, out_stride)) == 0) {
         Py_BEGIN_ALLOW_THREADS
-        rmsnorm_loop(x.buf, out.buf, rows, dim, x_stride, out_stride, eps);
+        if (factors)
+            rms_factors_loop(x.buf, out.buf, rows, dim, x_stride, eps);
+        else
+            rmsnorm_loop(x.buf, out.buf, rows, dim, x_stride, out_stride, eps);
         Py_END_ALLOW_THREADS
         res = Py_NewRef(Py_None);
     }
@@ -407,16 +505,67 @@ static PyObject *py_attention(PyObject *self, PyObject *args)
     return res;
 }
 
+static PyObject *py_gemm_isas(PyObject *self, PyObject *args)
+{
+    if (have_gemm())
+        return Py_BuildValue("[(sn)]", "avx512", (Py_ssize_t)GEMM_NR);
+    return PyList_New(0);
+}
+
+static PyObject *py_gemm(PyObject *self, PyObject *args)
+{
+    Py_buffer a, bp, c, r = {0};
+    PyObject *r_obj;
+    Py_ssize_t rows, K, lda, panels, out_cols, ldc;
+    int mode, isa;
+    if (!PyArg_ParseTuple(args, "y*y*w*Onnnnnnii:gemm", &a, &bp, &c, &r_obj, &rows, &K, &lda, &panels, &out_cols,
+                          &ldc, &mode, &isa))
+        return NULL;
+    PyObject *res = NULL;
+    int have_r = r_obj != Py_None;
+    Py_ssize_t nr = isa == 1 ? GEMM_NR : 0, width = mode == GEMM_GATE ? nr / 2 : nr;
+    Py_ssize_t packed = product(product(panels, K), nr);
+    if (have_r && PyObject_GetBuffer(r_obj, &r, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (nr == 0 || !have_gemm())
+        PyErr_SetString(PyExc_ValueError, "gemm: this processor has no loop for that instruction set");
+    else if (mode < GEMM_STORE || mode > GEMM_GATE || K < 1 || panels < 1 || packed < 0 || out_cols < 1 ||
+             out_cols > product(panels, width) || out_cols <= product(panels - 1, width))
+        PyErr_SetString(PyExc_ValueError, "gemm: dimensions out of range");
+    else if (check_span(&a, "a", rows, K, lda) == 0 && check_span(&bp, "packed", 1, packed, packed) == 0 &&
+             check_span(&c, "c", rows, out_cols, ldc) == 0 && (!have_r || check_span(&r, "r", 1, rows, rows) == 0)) {
+        const float *rv = have_r ? r.buf : NULL;
+        Py_BEGIN_ALLOW_THREADS
+#ifdef HAVE_GEMM
+        gemm_loop(a.buf, lda, bp.buf, panels, K, c.buf, ldc, out_cols, rv, rows, mode);
+#endif
+        Py_END_ALLOW_THREADS
+        res = Py_NewRef(Py_None);
+    }
+done:
+    if (have_r && r.obj)
+        PyBuffer_Release(&r);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&bp);
+    PyBuffer_Release(&c);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"exp", py_exp, METH_VARARGS, "exp(x, out, n): out[i] = e^x[i], float32."},
     {"gate", py_gate, METH_VARARGS,
      "gate(ab, t, rows, hidden, ab_stride, t_stride): t[i,j] = na*b / (1 + exp(na)), na = ab[i,j], "
      "b = ab[i,hidden+j]."},
     {"rmsnorm", py_rmsnorm, METH_VARARGS,
-     "rmsnorm(x, out, rows, dim, x_stride, out_stride, eps): out = x / sqrt(mean(x^2) + eps) per row."},
+     "rmsnorm(x, out, rows, dim, x_stride, out_stride, eps, factors=False): out = x / sqrt(mean(x^2) + eps) per "
+     "row; factors: out[i] = 1 / sqrt(mean(x[i]^2) + eps), out_stride unused."},
     {"attention", py_attention, METH_VARARGS,
      "attention(q, k, v, out, cs, batch, s, sq, heads, kv_heads, hd, q_stride, k_stride, v_stride, out_stride, "
      "shift_above): causal attention with RoPE of the last sq of s positions, rows nonce-major."},
+    {"gemm_isas", py_gemm_isas, METH_NOARGS, "gemm_isas(): [(instruction set, panel width)] this processor runs gemm in, widest first."},
+    {"gemm", py_gemm, METH_VARARGS,
+     "gemm(a, packed, c, r, rows, k, lda, panels, out_cols, ldc, mode, isa): c (=, +=, gated) a x packed, "
+     "rows scaled by r (or None); see _fused.c."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -69,10 +69,21 @@ class Gemm:
         return self.flops * self.runs / self.elapsed if self.elapsed else 0.0
 
 
+def _cpu_kernel(kernel):
+    return getattr(kernel, "local", kernel)  # a multi-process kernel: its own in-process kernel says
+
+
 def _fused(kernel) -> bool | None:
-    cpu = getattr(kernel, "local", kernel)  # a multi-process kernel: its own in-process kernel says
-    value = getattr(cpu, "fused", None)
+    value = getattr(_cpu_kernel(kernel), "fused", None)
     return None if value is None else bool(value)
+
+
+def _products(kernel) -> str | None:
+    """Whose matrix products the CPU kernel runs: "numpy", or our own loops' instruction set."""
+    cpu = _cpu_kernel(kernel)
+    if getattr(cpu, "device", None) != "cpu":
+        return None
+    return getattr(cpu, "gemm", None) or "numpy"
 
 
 def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads: int | None = None,
@@ -113,6 +124,8 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
         "threads": threads, "parallel": parallel if threads > 1 and kernel.device == "cpu" else None,
         # the compiled elementwise loops (gonka_tui/poc/fused.py) or numpy's; None off the CPU
         "fused": _fused(kernel),
+        # the matrix products: numpy's matmul, or our own (gonka_tui/poc/_fused.c) where BLAS runs AVX-512
+        "products": _products(kernel),
         "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
         "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
         "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": sustained,

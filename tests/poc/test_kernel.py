@@ -120,23 +120,30 @@ def test_the_softmax_shortcut_changes_nothing_and_large_scores_stay_finite(monke
 
 
 @pytest.mark.parametrize("shape", [TINY, dict(TINY, n_kv_heads=2, seq_len=5)], ids=["mha", "gqa"])
-@pytest.mark.parametrize("fused", [False, True], ids=["numpy", "fused"])
-def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, fused, monkeypatch):
+@pytest.mark.parametrize("fused, gemm", [(False, None), (True, None), (True, "avx512")], ids=["numpy", "fused", "own"])
+def test_flops_per_nonce_counts_every_matrix_product_the_kernel_performs(shape, fused, gemm, monkeypatch):
     import gonka_tui.poc.kernel as kernel_module
 
     if fused and not fused_loops.built():
         pytest.skip("gonka_tui.poc._fused is not built")
+    if gemm and gemm not in fused_loops.gemm_isas():
+        pytest.skip(f"no {gemm} here")
     params = PocParams.from_mapping(shape)
-    kernel = CpuKernel(weights.build(params, HASH), HASH, batch=3, fused=fused)
+    kernel = CpuKernel(weights.build(params, HASH), HASH, batch=3, fused=fused, gemm=gemm)
     counted = []
-    real = np.matmul
+    real, real_own = np.matmul, fused_loops.matmul
 
     def counting(a, b, **kwargs):
         out = real(a, b, **kwargs)
         counted.append(2 * out.size * a.shape[-1])  # every output element is a dot product of length k
         return out
 
+    def counting_own(a, w, out, **kwargs):
+        counted.append(2 * a.shape[0] * w.k * w.out_cols * (2 if w.gate else 1))  # gated: w1 and w3
+        return real_own(a, w, out, **kwargs)
+
     monkeypatch.setattr(kernel_module.np, "matmul", counting)
+    monkeypatch.setattr(kernel_module.fused_loops, "matmul", counting_own)
     kernel.distances(KEY, range(3))
     monkeypatch.undo()
     if fused:  # attention runs in the compiled loop, out of np.matmul's sight: the causal pairs are added
