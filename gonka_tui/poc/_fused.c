@@ -543,7 +543,7 @@ static PyObject *py_gemm(PyObject *self, PyObject *args)
         res = Py_NewRef(Py_None);
     }
 done:
-    if (have_r && r.obj)
+    if (r.obj) /* set by PyObject_GetBuffer alone */
         PyBuffer_Release(&r);
     PyBuffer_Release(&a);
     PyBuffer_Release(&bp);

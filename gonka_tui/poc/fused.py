@@ -191,8 +191,8 @@ class Packed:
     panel at a time, so that each panel yields half a panel of silu(a)·b."""
 
     def __init__(self, panels: np.ndarray, k: int, out_cols: int, isa: str, gate: bool) -> None:
-        self.data, self.k, self.out_cols, self.isa, self.gate = panels, k, out_cols, isa, gate
-        self.panels = panels.shape[0]
+        self.data = panels.reshape(-1)  # flat, as the C side takes it on every call
+        self.panels, self.k, self.out_cols, self.isa, self.gate = panels.shape[0], k, out_cols, isa, gate
 
 
 def _panels(w: np.ndarray, width: int) -> np.ndarray:
@@ -243,24 +243,23 @@ def matmul(a: np.ndarray, w: Packed, out: np.ndarray, *, scale: np.ndarray | Non
         raise ValueError(f"a {a.shape}, out {out.shape}: need (rows, {w.k}) and (rows, {w.out_cols})")
     if add and w.gate:
         raise ValueError("a gated product is written, not added")
-    r = None
     if scale is not None:
-        if not isinstance(scale, np.ndarray) or scale.dtype != _F32 or scale.shape != (rows,) \
-                or not scale.flags.c_contiguous:
-            raise ValueError(f"scale: need a contiguous float32 vector of {rows}")
-        r = scale
+        _check_vector(scale, rows, "scale")
     if rows == 0:
         return out
     mode = _MODES["gate" if w.gate else "add" if add else "store"]
-    _ext().gemm(a_flat, w.data.reshape(-1), c_flat, r, rows, k, lda, w.panels, w.out_cols, ldc, mode,
-                _ISA_CODES[w.isa])
+    _ext().gemm(a_flat, w.data, c_flat, scale, rows, k, lda, w.panels, w.out_cols, ldc, mode, _ISA_CODES[w.isa])
     return out
+
+
+def _check_vector(v: np.ndarray, n: int, name: str) -> None:
+    if not isinstance(v, np.ndarray) or v.dtype != _F32 or v.shape != (n,) or not v.flags.c_contiguous:
+        raise ValueError(f"{name}: need a contiguous float32 vector of {n}")
 
 
 def rms_factors(x: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     """out[i] = 1/sqrt(mean(x[i]²) + eps), float32: RMSNorm's factor per row, for `matmul`'s scale."""
     x_flat, rows, dim, x_stride = _rows(x, "x")
-    if not isinstance(out, np.ndarray) or out.dtype != _F32 or out.shape != (rows,) or not out.flags.c_contiguous:
-        raise ValueError(f"out: need a contiguous float32 vector of {rows}")
+    _check_vector(out, rows, "out")
     _ext().rmsnorm(x_flat, out, rows, dim, x_stride, 1, eps, True)
     return out

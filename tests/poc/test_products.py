@@ -67,7 +67,7 @@ def test_the_products_refuse_what_does_not_fit_and_write_nothing():
     ext = fused._ext()
     a = np.ones((8, 16), F32)
     packed = fused.pack(np.ones((16, 40), F32), "avx512")  # 2 panels of 32 columns
-    flat = packed.data.reshape(-1)
+    flat = packed.data
     c = np.full((8, 40), 7.0, F32)
     cases = [
         (a.reshape(-1)[:-1], flat, c, None, 8, 16, 16, 2, 40, 40, 0, 1),  # a one float short
