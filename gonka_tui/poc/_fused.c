@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_buffers.h"
+
 /* Three copies of each hot loop on x86-64 (AVX-512, AVX2 + FMA, and the baseline), chosen when the
  * module loads; target_clones needs GCC and glibc's ifunc. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
@@ -373,27 +375,10 @@ static int have_gemm(void) { return 0; }
 
 /* ----- argument checks ----- */
 
-/* A buffer holds `rows` rows of `cols` floats, `stride` floats apart, from its start. */
+/* float32 rows: see _buffers.h */
 static int check_span(const Py_buffer *b, const char *name, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t stride)
 {
-    if (rows < 0 || cols < 0 || stride < cols) {
-        PyErr_Format(PyExc_ValueError, "%s: need rows >= 0, cols >= 0 and a row stride >= cols", name);
-        return -1;
-    }
-    if ((uintptr_t)b->buf % _Alignof(float) != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: the buffer is not aligned for float32", name);
-        return -1;
-    }
-    if (rows == 0 || cols == 0)
-        return 0;
-    Py_ssize_t room = b->len / (Py_ssize_t)sizeof(float);
-    /* (rows − 1)·stride + cols ≤ room, without overflow */
-    if (cols > room || rows - 1 > (room - cols) / stride) { /* stride >= cols > 0 here */
-        PyErr_Format(PyExc_ValueError, "%s: the buffer holds %zd floats, fewer than %zd rows of %zd, %zd apart",
-                     name, room, rows, cols, stride);
-        return -1;
-    }
-    return 0;
+    return check_items(b, name, rows, cols, stride, (Py_ssize_t)sizeof(float));
 }
 
 static PyObject *py_exp(PyObject *self, PyObject *args)

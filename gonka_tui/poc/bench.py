@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from gonka_tui.poc import draws
 from gonka_tui.poc.backends import DEFAULT_BATCH, open_kernel
 from gonka_tui.poc.kernel import FFN_TILE_ROWS
 from gonka_tui.poc.params import PocParams
@@ -126,6 +127,8 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
         "fused": _fused(kernel),
         # the matrix products: numpy's matmul, or our own (gonka_tui/poc/_fused.c) where BLAS runs AVX-512
         "products": _products(kernel),
+        # the input normals and the logits' shuffle: numpy's Generator, or the same bits from gonka_tui/poc/_draws.c
+        "draws": draws.name(),
         "batch": kernel.batch, "seconds": round(elapsed, 3), "nonces": done,
         "nonces_per_second": round(rate, 1), "flops_per_nonce": flops,
         "flops_per_second": rate * flops, "gemm_shape": [m, k, n], "gemm_flops_per_second": sustained,

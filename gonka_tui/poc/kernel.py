@@ -20,9 +20,12 @@ distance needs.
 - RoPE's pairs (2i, 2i+1) are complex numbers (x₂ᵢ + i·x₂ᵢ₊₁) rotated by cos + i·sin: one complex
   multiply pass over a complex64 view instead of six passes over every other float.
 - SiLU(a)·b as (−a)·b / (1 + exp(−a)) with the signs folded into w1 and w2: four passes, not five.
+- Each nonce's input embeddings and the shuffle of its logits are numpy's Generator draws, bit for
+  bit, from compiled loops where they are built (gonka_tui/poc/draws.py: 0.4 of numpy's time for
+  the normals and the shuffle with the distance).
 - Several threads each run whole sub-batches with single-threaded BLAS: numpy releases the GIL in
-  BLAS, in its ufuncs and in the Generator's draws, so the elementwise work and the random numbers
-  run in parallel too, not only the matrix products.
+  BLAS and in its ufuncs, and the compiled loops and draws release it too, so the elementwise work
+  and the random numbers run in parallel, not only the matrix products.
 
 Two paths for the work between the matrix products (RMSNorm, RoPE, attention, the FFN gate), with
 the same projections around them:
@@ -44,8 +47,8 @@ from typing import Sequence
 
 import numpy as np
 
+from gonka_tui.poc import draws, seeds
 from gonka_tui.poc import fused as fused_loops
-from gonka_tui.poc import seeds
 from gonka_tui.poc.params import PocParams
 from gonka_tui.poc.weights import Weights
 
@@ -123,7 +126,6 @@ class _Scratch:
             self.proj = np.empty((M, D), np.float32)
             self.tile = max(1, min(M, FFN_TILE_BYTES // (8 * H)))
             self.ab = np.empty((ffn_rows, 2 * H), np.float32)
-        self.x64 = np.empty((S, D))
 
 
 class CpuKernel:
@@ -195,10 +197,8 @@ class CpuKernel:
     def _chunk(self, public_key: str, nonces: list[int]) -> np.ndarray:
         p, sc = self.params, self._scratch()
         B, S = len(nonces), p.seq_len
-        h = sc.h[:B * S]
-        for b, nonce in enumerate(nonces):  # nonce-major: nonce b's position j is row b·S + j
-            seeds.rng(seeds.input_seed(self.block_hash, public_key, nonce)).standard_normal(out=sc.x64)
-            h[b * S:(b + 1) * S] = sc.x64
+        h = sc.h[:B * S]  # nonce-major: nonce b's position j is row b·S + j
+        draws.fill_inputs(h.reshape(B, S, p.dim), self.block_hash, public_key, nonces)
         tile = max(1, ATTENTION_TILE_ROWS // S)  # nonces
         for layer in self.layers[:-1]:
             for first in range(0, B, tile):
@@ -349,4 +349,4 @@ class CpuKernel:
             np.divide(na, t, out=t)
 
     def _distances(self, public_key: str, nonces: list[int], logits: np.ndarray) -> np.ndarray:
-        return seeds.distances(seeds.permuted(logits, self.block_hash, public_key, nonces), self.target)
+        return draws.distances(logits, self.block_hash, public_key, nonces, self.target)

@@ -10,14 +10,25 @@ from typing import Sequence
 import numpy as np
 
 
-def rng(seed: str, num_hashes: int = 4) -> np.random.Generator:
-    """sha256(f"{seed}_{i}") for i < num_hashes, read as little-endian uint32 words, into SeedSequence."""
-    words = b"".join(hashlib.sha256(f"{seed}_{i}".encode()).digest() for i in range(num_hashes))
-    return np.random.default_rng(np.random.SeedSequence(np.frombuffer(words, dtype="<u4")))
+INPUT_HASHES = 4  # SHA-256 digests of an input seed; a permutation seed has one
+PERMUTATION_HASHES = 1
+
+
+def entropy(seed: str, num_hashes: int) -> bytes:
+    """sha256(f"{seed}_{i}") for i < num_hashes: SeedSequence's words, read as little-endian uint32."""
+    return b"".join(hashlib.sha256(f"{seed}_{i}".encode()).digest() for i in range(num_hashes))
+
+
+def rng(seed: str, num_hashes: int = INPUT_HASHES) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(np.frombuffer(entropy(seed, num_hashes), dtype="<u4")))
 
 
 def input_seed(block_hash: str, public_key: str, nonce: int) -> str:
     return f"{block_hash}_{public_key}_nonce{nonce}"
+
+
+def permutation_seed(block_hash: str, public_key: str, nonce: int) -> str:
+    return f"{block_hash}_{public_key}_nonce_{nonce}_permutations"
 
 
 def fill_inputs(out: np.ndarray, block_hash: str, public_key: str, nonces: Sequence[int]) -> np.ndarray:
@@ -34,7 +45,7 @@ def inputs(block_hash: str, public_key: str, nonces: Sequence[int], seq_len: int
 
 
 def _permutation_rng(block_hash: str, public_key: str, nonce: int) -> np.random.Generator:
-    return rng(f"{block_hash}_{public_key}_nonce_{nonce}_permutations", 1)
+    return rng(permutation_seed(block_hash, public_key, nonce), PERMUTATION_HASHES)
 
 
 def permutation(block_hash: str, public_key: str, nonce: int, vocab_size: int) -> np.ndarray:

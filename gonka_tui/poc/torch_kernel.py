@@ -10,8 +10,9 @@ seeds and distances as kernel.CpuKernel; imported only when asked for (backends.
 - Precision follows the reference (nano-Llama 3.1): matrix products in the model's dtype; RMSNorm
   and RoPE in float32, cast back, the norm gain applied after the cast; attention scores scaled,
   masked and softmaxed in float32.
-- The next batch's inputs and permutations are drawn on the CPU (numpy releases the GIL) while the
-  device works on the current one.
+- On one CPU thread beside the device, the next batch's inputs are drawn and the last batch's logits
+  shuffled and measured (gonka_tui/poc/draws.py, numpy's draws in compiled loops, the GIL released)
+  while the device works on the current batch.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from gonka_tui.core.errors import InputError
-from gonka_tui.poc import backends, seeds, weights
+from gonka_tui.poc import backends, draws, seeds, weights
 from gonka_tui.poc.kernel import rope_tables
 from gonka_tui.poc.params import PocParams
 
@@ -164,24 +165,19 @@ class TorchKernel:
             return np.empty(0)
         parts = []
         pending = self._prep.submit(self._host_inputs, public_key, chunks[0])
-        for i in range(len(chunks)):
-            x, perms = pending.result()
+        for i, chunk in enumerate(chunks):
+            x = pending.result()
             if i + 1 < len(chunks):  # drawn on the CPU while the device runs this batch
                 pending = self._prep.submit(self._host_inputs, public_key, chunks[i + 1])
             with torch.inference_mode():
                 logits = self._logits(torch.from_numpy(x).to(self._dev)).float().cpu().numpy()
-            parts.append(self._distances(logits, perms))
-        return np.concatenate(parts)
+            # shuffled and measured on the CPU too, while the device runs the next batch
+            parts.append(self._prep.submit(draws.distances, logits, self.block_hash, public_key, chunk, self.target))
+        return np.concatenate([part.result() for part in parts])
 
-    def _host_inputs(self, public_key: str, nonces: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _host_inputs(self, public_key: str, nonces: list[int]) -> np.ndarray:
         p = self.params
-        x = seeds.inputs(self.block_hash, public_key, nonces, p.seq_len, p.dim)
-        perms = [seeds.permutation(self.block_hash, public_key, n, p.vocab_size) for n in nonces]
-        return x, perms
-
-    def _distances(self, logits: np.ndarray, perms: list[np.ndarray]) -> np.ndarray:
-        rows = np.take_along_axis(logits, np.stack(perms), axis=1).astype(np.float64)  # new[j] = logits[perm[j]]
-        return seeds.distances(rows, self.target)
+        return draws.inputs(self.block_hash, public_key, nonces, p.seq_len, p.dim)
 
     # ----- the forward, on the device -----
 
