@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = msub.add_parser("bench", parents=[common], help="measure the kernel against this machine's matrix multiply")
     kernel_options(p, needed_preset=False)
     p.add_argument("--seconds", type=float, default=10.0, help="how long to run (default 10)")
-    p.add_argument("--batch", type=int, default=None, help="nonces per batch (default 32 on the CPU)")
+    p.add_argument("--batch", type=int, default=None, help="nonces per batch (default 64 on the CPU)")
     p.add_argument("--parallel", choices=("processes", "threads"), default="processes",
                    help="how several CPU kernels run: processes (default; no GIL) or threads of one process")
     p.set_defaults(handler=("miner", "bench"))

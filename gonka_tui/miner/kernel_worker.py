@@ -37,7 +37,7 @@ Requests (stdin)
                                the share of the nonce space (gonka_tui.poc.nonces.NonceRange):
                                nonce(k) = node_id + group_id·node_count + k·group_count·node_count;
                                defaults 0, 1, 0, 1
-    "batch": int               1–65536, nonces per kernel call (default: the kernel's, 32 on the CPU)
+    "batch": int               1–65536, nonces per kernel call (default: the kernel's, 64 on the CPU)
     "threads": int             1–1024, CPU kernel threads (default 1; ignored on CUDA)
     "device": str              "auto" (default: CUDA when torch sees a GPU, else the CPU), "cpu", "cuda"
     "start": int               the k to generate from (to resume a round), default 0

@@ -170,7 +170,7 @@ def test_defaults_on_the_cpu_device_and_through_open_kernel():
     params = PocParams.from_mapping(case["params"])
     k = open_kernel(params, case["block_hash"], device="torch-cpu")
     assert isinstance(k, TorchKernel)
-    assert (k.device, k.dtype, k.batch) == ("torch-cpu", "float32", 32)
+    assert (k.device, k.dtype, k.batch) == ("torch-cpu", "float32", 64)
     got = k.distances(case["public_key"], [0, 1])
     k.close()
     np.testing.assert_allclose(got, case["dist"][:2], rtol=0, atol=1e-6)
