@@ -3,6 +3,7 @@
 #define GONKA_POC_BUFFERS_H
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The buffer holds `rows` rows of `cols` items of `itemsize` bytes, `stride` items apart, from its
  * start, and its start is aligned for them. */
@@ -27,6 +28,94 @@ static int check_items(const Py_buffer *b, const char *name, Py_ssize_t rows, Py
         return -1;
     }
     return 0;
+}
+
+/* A 2-D float32 array argument taken with its strides (numpy's arrays and their row and column
+ * slices, not copied): `rows` rows of `cols` floats, the floats of a row adjacent, rows `stride`
+ * floats apart (stride >= cols, so rows never overlap). The exporter guarantees every element lies
+ * in its memory, so no span is checked against a length. */
+typedef struct {
+    Py_buffer view;
+    float *p;
+    Py_ssize_t rows, cols, stride;
+} matrix;
+
+static int float32_format(const char *f)
+{
+    if (f == NULL)
+        return 1; /* PyBUF_FORMAT asked: NULL means unsigned bytes, refused by itemsize below */
+    if (f[0] == '@' || f[0] == '=' || f[0] == '<')
+        f++;
+    return f[0] == 'f' && f[1] == '\0';
+}
+
+/* 0 with the view held (release with matrix_release), or -1 with an exception and nothing held. */
+static int matrix_get(PyObject *obj, matrix *m, const char *name, int writable)
+{
+    memset(m, 0, sizeof *m);
+    if (PyObject_GetBuffer(obj, &m->view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        m->view.obj = NULL;
+        return -1;
+    }
+    const Py_buffer *v = &m->view;
+    const char *why = NULL;
+    if (v->ndim != 2)
+        why = "need a 2-D array";
+    else if (v->itemsize != (Py_ssize_t)sizeof(float) || !float32_format(v->format))
+        why = "need float32";
+    else if ((uintptr_t)v->buf % sizeof(float) != 0)
+        why = "not aligned for float32";
+    else {
+        m->rows = v->shape[0];
+        m->cols = v->shape[1];
+        m->stride = m->cols;
+        if (m->cols > 1 && v->strides[1] != (Py_ssize_t)sizeof(float))
+            why = "need contiguous rows (a column stride of one float)";
+        else if (m->rows > 1) {
+            if (v->strides[0] < 0 || v->strides[0] % (Py_ssize_t)sizeof(float) != 0 ||
+                v->strides[0] / (Py_ssize_t)sizeof(float) < m->cols)
+                why = "need rows in order, a whole number of floats apart, not overlapping";
+            else
+                m->stride = v->strides[0] / (Py_ssize_t)sizeof(float);
+        }
+    }
+    if (why != NULL) {
+        PyErr_Format(PyExc_ValueError, "%s: %s", name, why);
+        PyBuffer_Release(&m->view);
+        m->view.obj = NULL;
+        return -1;
+    }
+    m->p = v->buf;
+    return 0;
+}
+
+/* A contiguous float32 vector argument as a matrix of one row. */
+static int vector_get(PyObject *obj, matrix *m, const char *name, int writable)
+{
+    memset(m, 0, sizeof *m);
+    if (PyObject_GetBuffer(obj, &m->view, PyBUF_ND | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        m->view.obj = NULL;
+        return -1;
+    }
+    const Py_buffer *v = &m->view;
+    if (v->ndim != 1 || v->itemsize != (Py_ssize_t)sizeof(float) || !float32_format(v->format) ||
+        (uintptr_t)v->buf % sizeof(float) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: need a contiguous float32 vector", name);
+        PyBuffer_Release(&m->view);
+        m->view.obj = NULL;
+        return -1;
+    }
+    m->p = v->buf;
+    m->rows = 1;
+    m->cols = m->stride = v->shape[0];
+    return 0;
+}
+
+static void matrix_release(matrix *m)
+{
+    if (m->view.obj != NULL)
+        PyBuffer_Release(&m->view);
+    m->view.obj = NULL;
 }
 
 #endif

@@ -401,49 +401,76 @@ static PyObject *py_exp(PyObject *self, PyObject *args)
 
 static PyObject *py_gate(PyObject *self, PyObject *args)
 {
-    Py_buffer ab, t;
-    Py_ssize_t rows, hidden, ab_stride, t_stride;
-    if (!PyArg_ParseTuple(args, "y*w*nnnn:gate", &ab, &t, &rows, &hidden, &ab_stride, &t_stride))
+    PyObject *ab_obj, *t_obj;
+    matrix ab = {0}, t = {0};
+    if (!PyArg_ParseTuple(args, "OO:gate", &ab_obj, &t_obj))
         return NULL;
     PyObject *res = NULL;
-    if (hidden < 0 || hidden > PY_SSIZE_T_MAX / 2)
-        PyErr_SetString(PyExc_ValueError, "hidden: out of range");
-    else if (check_span(&ab, "ab", rows, 2 * hidden, ab_stride) == 0 &&
-             check_span(&t, "t", rows, hidden, t_stride) == 0) {
+    if (matrix_get(ab_obj, &ab, "ab", 0) < 0 || matrix_get(t_obj, &t, "out", 1) < 0)
+        goto done;
+    if (t.rows != ab.rows || ab.cols != 2 * t.cols)
+        PyErr_Format(PyExc_ValueError, "ab (%zd, %zd) and out (%zd, %zd): need (rows, 2*hidden) and (rows, hidden)",
+                     ab.rows, ab.cols, t.rows, t.cols);
+    else {
         Py_BEGIN_ALLOW_THREADS
-        gate_loop(ab.buf, t.buf, rows, hidden, ab_stride, t_stride);
+        gate_loop(ab.p, t.p, t.rows, t.cols, ab.stride, t.stride);
         Py_END_ALLOW_THREADS
         res = Py_NewRef(Py_None);
     }
-    PyBuffer_Release(&ab);
-    PyBuffer_Release(&t);
+done:
+    matrix_release(&ab);
+    matrix_release(&t);
     return res;
 }
 
 static PyObject *py_rmsnorm(PyObject *self, PyObject *args)
 {
-    Py_buffer x, out;
-    Py_ssize_t rows, dim, x_stride, out_stride;
+    PyObject *x_obj, *out_obj;
+    matrix x = {0}, out = {0};
     float eps;
-    int factors = 0;
-    if (!PyArg_ParseTuple(args, "y*w*nnnnf|p:rmsnorm", &x, &out, &rows, &dim, &x_stride, &out_stride, &eps, &factors))
+    if (!PyArg_ParseTuple(args, "OOf:rmsnorm", &x_obj, &out_obj, &eps))
         return NULL;
     PyObject *res = NULL;
-    if (check_span(&x, "x", rows, dim, x_stride) == 0 &&
-        (factors ? check_span(&out, "out", 1, rows, rows) : check_span(&out, "out", rows, dim, out_stride)) == 0) {
+    if (matrix_get(x_obj, &x, "x", 0) < 0 || matrix_get(out_obj, &out, "out", 1) < 0)
+        goto done;
+    if (out.rows != x.rows || out.cols != x.cols)
+        PyErr_Format(PyExc_ValueError, "x (%zd, %zd) and out (%zd, %zd): need one shape", x.rows, x.cols, out.rows,
+                     out.cols);
+    else {
         Py_BEGIN_ALLOW_THREADS
-        if (factors)
-            rms_factors_loop(x.buf, out.buf, rows, dim, x_stride, eps);
-        else
-            rmsnorm_loop(x.buf, out.buf, rows, dim, x_stride, out_stride, eps);
+        rmsnorm_loop(x.p, out.p, x.rows, x.cols, x.stride, out.stride, eps);
         Py_END_ALLOW_THREADS
         res = Py_NewRef(Py_None);
     }
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&out);
+done:
+    matrix_release(&x);
+    matrix_release(&out);
     return res;
 }
 
+static PyObject *py_rms_factors(PyObject *self, PyObject *args)
+{
+    PyObject *x_obj, *out_obj;
+    matrix x = {0}, out = {0};
+    float eps;
+    if (!PyArg_ParseTuple(args, "OOf:rms_factors", &x_obj, &out_obj, &eps))
+        return NULL;
+    PyObject *res = NULL;
+    if (matrix_get(x_obj, &x, "x", 0) < 0 || vector_get(out_obj, &out, "out", 1) < 0)
+        goto done;
+    if (out.cols != x.rows)
+        PyErr_Format(PyExc_ValueError, "out: need one factor for each of x's %zd rows, not %zd", x.rows, out.cols);
+    else {
+        Py_BEGIN_ALLOW_THREADS
+        rms_factors_loop(x.p, out.p, x.rows, x.cols, x.stride, eps);
+        Py_END_ALLOW_THREADS
+        res = Py_NewRef(Py_None);
+    }
+done:
+    matrix_release(&x);
+    matrix_release(&out);
+    return res;
+}
 
 /* a·b without overflow (both >= 0), or -1 */
 static Py_ssize_t product(Py_ssize_t a, Py_ssize_t b)
@@ -453,40 +480,52 @@ static Py_ssize_t product(Py_ssize_t a, Py_ssize_t b)
 
 static PyObject *py_attention(PyObject *self, PyObject *args)
 {
-    Py_buffer q, k, v, out, cs;
-    Py_ssize_t B, s, sq, heads, kv_heads, hd, q_stride, k_stride, v_stride, out_stride;
+    PyObject *obj[5];
+    matrix m[5]; /* q, k, v, out, cs */
+    static const char *names[5] = {"q", "k", "v", "out", "turns"};
+    Py_ssize_t B, kv_heads, sq;
     float shift_above;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*y*nnnnnnnnnnf:attention", &q, &k, &v, &out, &cs, &B, &s, &sq, &heads,
-                          &kv_heads, &hd, &q_stride, &k_stride, &v_stride, &out_stride, &shift_above))
+    if (!PyArg_ParseTuple(args, "OOOOOnnnf:attention", &obj[0], &obj[1], &obj[2], &obj[3], &obj[4], &B, &kv_heads,
+                          &sq, &shift_above))
         return NULL;
     PyObject *res = NULL;
-    Py_ssize_t rows = product(s, B), q_cols = product(heads, hd),
-               k_cols = product(kv_heads, hd), sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK,
-               work_floats = hd > PY_SSIZE_T_MAX / 4 ? -1 : product(2 * hd + QUERY_GROUP, sp);
-    if (B < 0 || s < 1 || s > INT_MAX / 2 || sq < 1 || sq > s || kv_heads < 1 || heads < 1 || heads % kv_heads ||
-        hd < 2 || hd % 2 || rows < 0 || q_cols < 0 || k_cols < 0 || work_floats < 0 ||
-        work_floats > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(float) - QUERY_GROUP * hd)
-        PyErr_SetString(PyExc_ValueError, "attention: dimensions out of range");
-    else if (check_span(&q, "q", rows, q_cols, q_stride) == 0 && check_span(&k, "k", rows, k_cols, k_stride) == 0 &&
-             check_span(&v, "v", rows, k_cols, v_stride) == 0 && check_span(&out, "out", rows, q_cols, out_stride) == 0 &&
-             check_span(&cs, "cs", s, hd, hd) == 0) {
-        float *work = PyMem_RawMalloc((size_t)(work_floats + QUERY_GROUP * hd) * sizeof(float));
+    memset(m, 0, sizeof m);
+    for (int i = 0; i < 5; i++)
+        if (matrix_get(obj[i], &m[i], names[i], i == 3) < 0)
+            goto done;
+    const matrix *q = &m[0], *k = &m[1], *v = &m[2], *out = &m[3], *cs = &m[4];
+    const Py_ssize_t rows = q->rows, hd = cs->cols, s = B > 0 ? rows / B : 0;
+    if (cs->stride != hd || hd < 2 || hd % 2)
+        PyErr_SetString(PyExc_ValueError, "turns: need a contiguous (positions, head_dim) table, head_dim even");
+    else if (B < 1 || rows % B || s < 1 || kv_heads < 1 || k->cols != product(kv_heads, hd) || q->cols % k->cols)
+        PyErr_Format(PyExc_ValueError, "q (%zd, %zd), k (%zd, %zd): need whole nonces of rows, kv_heads*%zd columns "
+                     "of k and whole groups of heads in q", q->rows, q->cols, k->rows, k->cols, hd);
+    else if (k->rows != rows || v->rows != rows || out->rows != rows || v->cols != k->cols || out->cols != q->cols)
+        PyErr_Format(PyExc_ValueError, "q (%zd, %zd), k (%zd, %zd), v (%zd, %zd), out (%zd, %zd): need one row count, "
+                     "v like k and out like q", q->rows, q->cols, k->rows, k->cols, v->rows, v->cols, out->rows,
+                     out->cols);
+    else if (s > cs->rows || s > INT_MAX / 2 || sq < 1 || sq > s)
+        PyErr_Format(PyExc_ValueError, "%zd positions a nonce, %zd queries, turns for %zd: need 1 <= queries <= "
+                     "positions <= turns", s, sq, cs->rows);
+    else {
+        const Py_ssize_t sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK,
+                         work_floats = product(2 * hd + QUERY_GROUP, sp) + QUERY_GROUP * hd;
+        /* hd and s are no larger than arrays that exist, so the work's size cannot overflow */
+        float *work = PyMem_RawMalloc((size_t)work_floats * sizeof(float));
         if (work == NULL)
             PyErr_NoMemory();
         else {
             Py_BEGIN_ALLOW_THREADS
-            attention_loop(q.buf, k.buf, v.buf, out.buf, cs.buf, B, (int)s, (int)sq, heads, kv_heads, hd, q_stride,
-                           k_stride, v_stride, out_stride, shift_above, work);
+            attention_loop(q->p, k->p, v->p, out->p, cs->p, B, (int)s, (int)sq, q->cols / hd, kv_heads, hd, q->stride,
+                           k->stride, v->stride, out->stride, shift_above, work);
             Py_END_ALLOW_THREADS
             PyMem_RawFree(work);
             res = Py_NewRef(Py_None);
         }
     }
-    PyBuffer_Release(&q);
-    PyBuffer_Release(&k);
-    PyBuffer_Release(&v);
-    PyBuffer_Release(&out);
-    PyBuffer_Release(&cs);
+done:
+    for (int i = 0; i < 5; i++)
+        matrix_release(&m[i]);
     return res;
 }
 
@@ -499,58 +538,64 @@ static PyObject *py_gemm_isas(PyObject *self, PyObject *args)
 
 static PyObject *py_gemm(PyObject *self, PyObject *args)
 {
-    Py_buffer a, bp, c, r = {0};
-    PyObject *r_obj;
-    Py_ssize_t rows, K, lda, panels, out_cols, ldc;
+    PyObject *a_obj, *c_obj, *r_obj;
+    matrix a = {0}, c = {0}, r = {0};
+    Py_buffer bp;
+    Py_ssize_t panels;
     int mode, isa;
-    if (!PyArg_ParseTuple(args, "y*y*w*Onnnnnnii:gemm", &a, &bp, &c, &r_obj, &rows, &K, &lda, &panels, &out_cols,
-                          &ldc, &mode, &isa))
+    if (!PyArg_ParseTuple(args, "Oy*OOnii:gemm", &a_obj, &bp, &c_obj, &r_obj, &panels, &mode, &isa))
         return NULL;
     PyObject *res = NULL;
-    int have_r = r_obj != Py_None;
-    Py_ssize_t nr = isa == 1 ? GEMM_NR : 0, width = mode == GEMM_GATE ? nr / 2 : nr;
-    Py_ssize_t packed = product(product(panels, K), nr);
-    if (have_r && PyObject_GetBuffer(r_obj, &r, PyBUF_SIMPLE) < 0)
+    const int have_r = r_obj != Py_None;
+    if (matrix_get(a_obj, &a, "a", 0) < 0 || matrix_get(c_obj, &c, "out", 1) < 0 ||
+        (have_r && vector_get(r_obj, &r, "scale", 0) < 0))
         goto done;
+    const Py_ssize_t nr = isa == 1 ? GEMM_NR : 0, width = mode == GEMM_GATE ? nr / 2 : nr, K = a.cols;
+    const Py_ssize_t packed = product(product(panels, K), nr);
     if (nr == 0 || !have_gemm())
         PyErr_SetString(PyExc_ValueError, "gemm: this processor has no loop for that instruction set");
-    else if (mode < GEMM_STORE || mode > GEMM_GATE || K < 1 || panels < 1 || packed < 0 || out_cols < 1 ||
-             out_cols > product(panels, width) || out_cols <= product(panels - 1, width))
-        PyErr_SetString(PyExc_ValueError, "gemm: dimensions out of range");
-    else if (check_span(&a, "a", rows, K, lda) == 0 && check_span(&bp, "packed", 1, packed, packed) == 0 &&
-             check_span(&c, "c", rows, out_cols, ldc) == 0 && (!have_r || check_span(&r, "r", 1, rows, rows) == 0)) {
-        const float *rv = have_r ? r.buf : NULL;
+    else if (mode < GEMM_STORE || mode > GEMM_GATE || K < 1 || panels < 1 || packed < 0 ||
+             c.cols > product(panels, width) || c.cols <= product(panels - 1, width))
+        PyErr_Format(PyExc_ValueError, "gemm: a (%zd, %zd) and out (%zd, %zd) do not fit %zd panels (mode %d)", a.rows,
+                     K, c.rows, c.cols, panels, mode);
+    else if (c.rows != a.rows)
+        PyErr_Format(PyExc_ValueError, "a (%zd, %zd) and out (%zd, %zd): need one row count", a.rows, K, c.rows,
+                     c.cols);
+    else if (check_span(&bp, "packed", 1, packed, packed) < 0)
+        ;
+    else if (have_r && r.cols != a.rows)
+        PyErr_Format(PyExc_ValueError, "scale: need one factor for each of a's %zd rows, not %zd", a.rows, r.cols);
+    else {
+        const float *rv = have_r ? r.p : NULL;
         Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_GEMM
-        gemm_loop(a.buf, lda, bp.buf, panels, K, c.buf, ldc, out_cols, rv, rows, mode);
+        gemm_loop(a.p, a.stride, bp.buf, panels, K, c.p, c.stride, c.cols, rv, a.rows, mode);
 #endif
         Py_END_ALLOW_THREADS
         res = Py_NewRef(Py_None);
     }
 done:
-    if (r.obj) /* set by PyObject_GetBuffer alone */
-        PyBuffer_Release(&r);
-    PyBuffer_Release(&a);
+    matrix_release(&a);
+    matrix_release(&c);
+    matrix_release(&r);
     PyBuffer_Release(&bp);
-    PyBuffer_Release(&c);
     return res;
 }
 
 static PyMethodDef methods[] = {
     {"exp", py_exp, METH_VARARGS, "exp(x, out, n): out[i] = e^x[i], float32."},
     {"gate", py_gate, METH_VARARGS,
-     "gate(ab, t, rows, hidden, ab_stride, t_stride): t[i,j] = na*b / (1 + exp(na)), na = ab[i,j], "
-     "b = ab[i,hidden+j]."},
-    {"rmsnorm", py_rmsnorm, METH_VARARGS,
-     "rmsnorm(x, out, rows, dim, x_stride, out_stride, eps, factors=False): out = x / sqrt(mean(x^2) + eps) per "
-     "row; factors: out[i] = 1 / sqrt(mean(x[i]^2) + eps), out_stride unused."},
+     "gate(ab, out): out[i,j] = na*b / (1 + exp(na)), na = ab[i,j], b = ab[i,hidden+j]; 2-D float32 arrays."},
+    {"rmsnorm", py_rmsnorm, METH_VARARGS, "rmsnorm(x, out, eps): out = x / sqrt(mean(x^2) + eps) per row."},
+    {"rms_factors", py_rms_factors, METH_VARARGS,
+     "rms_factors(x, out, eps): out[i] = 1 / sqrt(mean(x[i]^2) + eps), out a float32 vector."},
     {"attention", py_attention, METH_VARARGS,
-     "attention(q, k, v, out, cs, batch, s, sq, heads, kv_heads, hd, q_stride, k_stride, v_stride, out_stride, "
-     "shift_above): causal attention with RoPE of the last sq of s positions, rows nonce-major."},
+     "attention(q, k, v, out, turns, batch, kv_heads, sq, shift_above): causal attention with RoPE of the last sq "
+     "positions of each nonce, rows nonce-major."},
     {"gemm_isas", py_gemm_isas, METH_NOARGS, "gemm_isas(): [(instruction set, panel width)] this processor runs gemm in, widest first."},
     {"gemm", py_gemm, METH_VARARGS,
-     "gemm(a, packed, c, r, rows, k, lda, panels, out_cols, ldc, mode, isa): c (=, +=, gated) a x packed, "
-     "rows scaled by r (or None); see _fused.c."},
+     "gemm(a, packed, out, scale, panels, mode, isa): out (=, +=, gated) a x packed, rows scaled by scale (or "
+     "None); see _fused.c."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,7 +18,9 @@ installs all the same. GONKA_POC_FUSED=0 in the environment makes `available()` 
 kernel picks numpy by default (to compare both paths).
 
 Arrays in: float32, 2-D with unit inner stride (rows may be further apart), as the kernel's
-buffers and their row slices are; the C side checks every span against its buffer's size.
+buffers and their row slices are. The C side takes them as they are, through the buffer protocol
+with their strides, and checks shape, type and layout itself (a flat view made in Python cost 4 µs
+an array, 1.4 % of the kernel's time at ~300 arrays a batch).
 """
 
 from __future__ import annotations
@@ -54,23 +56,6 @@ def available() -> bool:
     return os.environ.get("GONKA_POC_FUSED", "").strip() != "0" and built()
 
 
-def _rows(a: np.ndarray, name: str) -> tuple[np.ndarray, int, int, int]:
-    """A 2-D float32 array as (a flat view from its first to its last element, rows, cols, row stride
-    in elements): what the C functions take."""
-    if not isinstance(a, np.ndarray) or a.dtype != _F32 or a.ndim != 2:
-        raise ValueError(f"{name}: need a 2-D float32 array")
-    rows, cols = a.shape
-    row_stride, col_stride = a.strides
-    if (rows > 1 and (row_stride < 0 or row_stride % _F32.itemsize)) or (cols > 1 and col_stride != _F32.itemsize):
-        raise ValueError(f"{name}: need contiguous rows, in order")
-    stride = row_stride // _F32.itemsize if rows > 1 else cols
-    if rows == 0 or cols == 0:
-        return np.empty(0, _F32), rows, cols, stride
-    span = (rows - 1) * stride + cols
-    flat = np.lib.stride_tricks.as_strided(a, shape=(span,), strides=(_F32.itemsize,))
-    return flat, rows, cols, stride
-
-
 def exp(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = e^x over contiguous float32 arrays of one size (the loops' own exp, for tests)."""
     if x.dtype != _F32 or out.dtype != _F32 or x.size != out.size:
@@ -84,22 +69,14 @@ def exp(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 def gate(ab: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = na·b / (1 + e^na) with ab = na ‖ b, (rows, 2·hidden) → (rows, hidden): silu(a)·b with the
     kernel's −a in the first half."""
-    ab_flat, rows, width, ab_stride = _rows(ab, "ab")
-    t_flat, t_rows, hidden, t_stride = _rows(out, "out")
-    if t_rows != rows or width != 2 * hidden:
-        raise ValueError(f"ab {ab.shape} and out {out.shape}: need (rows, 2·hidden) and (rows, hidden)")
-    _ext().gate(ab_flat, t_flat, rows, hidden, ab_stride, t_stride)
+    _ext().gate(ab, out)
     return out
 
 
 def rmsnorm(x: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     """out = x · 1/sqrt(mean(x², per row) + eps), float32 (no gain: the kernel folds it into the next
     matrix)."""
-    x_flat, rows, dim, x_stride = _rows(x, "x")
-    o_flat, o_rows, o_dim, o_stride = _rows(out, "out")
-    if (o_rows, o_dim) != (rows, dim):
-        raise ValueError(f"x {x.shape} and out {out.shape}: need one shape")
-    _ext().rmsnorm(x_flat, o_flat, rows, dim, x_stride, o_stride, eps)
+    _ext().rmsnorm(x, out, eps)
     return out
 
 
@@ -113,28 +90,10 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, out: np.ndarray, turn
     position in turns (s or more rows of hd, cos and sin interleaved). Each score row's max is
     subtracted only where a score is past ±shift_above (softmax is the same for any shift; it keeps
     exp finite and the total above 0): inf, never; −inf, always."""
-    q_flat, rows, q_cols, q_stride = _rows(q, "q")
-    k_flat, k_rows, k_cols, k_stride = _rows(k, "k")
-    v_flat, v_rows, v_cols, v_stride = _rows(v, "v")
-    o_flat, o_rows, o_cols, o_stride = _rows(out, "out")
-    cs_flat, positions, hd, _ = _rows(turns, "turns")
-    if not turns.flags.c_contiguous or hd < 2 or hd % 2:
-        raise ValueError("turns: need a contiguous (positions, head_dim) table, head_dim even")
-    if batch < 1 or rows % batch or kv_heads < 1 or k_cols != kv_heads * hd or q_cols % (kv_heads * hd):
-        raise ValueError(f"q {q.shape}, k {k.shape}: need whole nonces of rows, kv_heads·{hd} columns of k and "
-                         f"whole groups of heads in q")
-    if (k_rows, v_rows, o_rows) != (rows,) * 3 or v_cols != k_cols or o_cols != q_cols:
-        raise ValueError(f"q {q.shape}, k {k.shape}, v {v.shape}, out {out.shape}: need one row count, v like k "
-                         f"and out like q")
-    s = rows // batch
-    sq = s if queries is None else int(queries)
-    if s > positions or not 0 <= sq <= s:
-        raise ValueError(f"{s} positions a nonce, {sq} queries, turns for {positions}: need queries <= positions "
-                         f"<= turns")
-    if rows == 0 or sq == 0:
+    if q.shape[0] == 0 or queries == 0:
         return out
-    _ext().attention(q_flat, k_flat, v_flat, o_flat, cs_flat, batch, s, sq, q_cols // hd, kv_heads, hd, q_stride,
-                     k_stride, v_stride, o_stride, shift_above)
+    _ext().attention(q, k, v, out, turns, batch, kv_heads, q.shape[0] // max(1, batch) if queries is None else
+                     int(queries), shift_above)
     return out
 
 
@@ -237,29 +196,16 @@ def matmul(a: np.ndarray, w: Packed, out: np.ndarray, *, scale: np.ndarray | Non
     """out = (a · w) × scale per row; `add`: out += that; w packed with `pack_gate`: out = na·b / (1 + e^na)
     of (na ‖ b) = a · (w1 ‖ w3) × scale. a (rows, k), out (rows, columns of w), scale (rows,) float32;
     out must not overlap a."""
-    a_flat, rows, k, lda = _rows(a, "a")
-    c_flat, c_rows, c_cols, ldc = _rows(out, "out")
-    if k != w.k or c_rows != rows or c_cols != w.out_cols:
+    if a.shape[-1] != w.k or out.shape[-1] != w.out_cols:
         raise ValueError(f"a {a.shape}, out {out.shape}: need (rows, {w.k}) and (rows, {w.out_cols})")
     if add and w.gate:
         raise ValueError("a gated product is written, not added")
-    if scale is not None:
-        _check_vector(scale, rows, "scale")
-    if rows == 0:
-        return out
     mode = _MODES["gate" if w.gate else "add" if add else "store"]
-    _ext().gemm(a_flat, w.data, c_flat, scale, rows, k, lda, w.panels, w.out_cols, ldc, mode, _ISA_CODES[w.isa])
+    _ext().gemm(a, w.data, out, scale, w.panels, mode, _ISA_CODES[w.isa])
     return out
-
-
-def _check_vector(v: np.ndarray, n: int, name: str) -> None:
-    if not isinstance(v, np.ndarray) or v.dtype != _F32 or v.shape != (n,) or not v.flags.c_contiguous:
-        raise ValueError(f"{name}: need a contiguous float32 vector of {n}")
 
 
 def rms_factors(x: np.ndarray, out: np.ndarray, eps: float) -> np.ndarray:
     """out[i] = 1/sqrt(mean(x[i]²) + eps), float32: RMSNorm's factor per row, for `matmul`'s scale."""
-    x_flat, rows, dim, x_stride = _rows(x, "x")
-    _check_vector(out, rows, "out")
-    _ext().rmsnorm(x_flat, out, rows, dim, x_stride, 1, eps, True)
+    _ext().rms_factors(x, out, eps)
     return out

@@ -1,6 +1,6 @@
 """The compiled loops (gonka_tui.poc._fused: exp, the FFN gate, RMSNorm, attention with RoPE) compute
-what the formulas compute, to float32 rounding, on any shapes and strides; they refuse buffers too
-small for the dimensions given; and the kernel gives every known answer on both paths."""
+what the formulas compute, to float32 rounding, on any shapes and strides; they refuse arrays of
+another shape, type or layout and write nothing then; and the kernel gives every known answer on both paths."""
 
 from __future__ import annotations
 
@@ -167,43 +167,67 @@ def test_rmsnorm_equals_the_numpy_formula_on_strided_rows(rows, dim, scale):
 
 
 @needs_ext
-def test_buffers_too_small_for_the_dimensions_are_refused():
+def test_arrays_the_loops_cannot_take_are_refused_and_nothing_is_written():
     ext = fused._ext()
     buf = np.zeros(64, F32)
     small = np.zeros(63, F32)
-    with pytest.raises(ValueError):
-        ext.gate(small, buf, 2, 16, 32, 16)  # ab needs (2 − 1)·32 + 32 = 64 floats
-    with pytest.raises(ValueError):
-        ext.gate(buf, small[:31], 2, 16, 32, 16)  # t needs 16 + 16 = 32
-    args = (2, 4, 4, 1, 1, 8, 8, 8, 8, 8, 30.0)  # batch 2, s 4, sq 4, 1 head of 8: 64 floats each, cs 32
-    with pytest.raises(ValueError):
-        ext.attention(small, buf, buf, buf, buf[:32], *args)
-    with pytest.raises(ValueError):
-        ext.attention(buf, buf, buf, small, buf[:32], *args)  # out
-    with pytest.raises(ValueError):
-        ext.attention(buf, buf, buf, buf, small[:31], *args)  # the turns table
-    with pytest.raises(ValueError):
-        ext.attention(buf, buf, buf, buf, buf[:32], 2, 4, 5, 1, 1, 8, 8, 8, 8, 8, 30.0)  # sq > s
-    with pytest.raises(ValueError):
-        ext.attention(buf, buf, buf, buf, buf[:32], 2, 4, 4, 3, 2, 8, 8, 8, 8, 8, 30.0)  # heads % kv_heads
-    with pytest.raises(ValueError):
-        ext.attention(buf, buf, buf, buf, buf[:32], 2**40, 2**40, 1, 1, 1, 2**40, 8, 8, 8, 8, 30.0)  # overflow
-    with pytest.raises(ValueError):
-        ext.rmsnorm(buf, small, 2, 32, 32, 32, 1e-5)
-    with pytest.raises(ValueError):
-        ext.rmsnorm(buf, buf, 2, 32, 16, 32, 1e-5)  # a row stride below the row length
-    with pytest.raises(ValueError):
-        ext.rmsnorm(buf, buf, -1, 32, 32, 32, 1e-5)
-    with pytest.raises(ValueError):
-        ext.gate(buf, buf, 2**62, 2**40, 2**41, 2**40)  # sizes whose product overflows
     with pytest.raises(ValueError):
         ext.exp(buf, small, 64)
     misaligned = memoryview(bytearray(4 * 65))[1:1 + 4 * 64]
     with pytest.raises(ValueError):
         ext.exp(buf, misaligned, 64)
-    ext.rmsnorm(buf, buf, 2, 32, 32, 32, 1e-5)  # the exact size is accepted
-    ext.gate(buf, buf, 0, 16, 32, 16)  # and no rows at all
-    ext.attention(buf, buf, buf, buf, buf[:32], *args)
+    x, out = np.ones((4, 32), F32), np.full((4, 32), 7.0, F32)
+    bad = [
+        x.reshape(-1),  # not 2-D
+        x.astype(np.float64),  # not float32
+        np.ones((4, 64), F32)[:, ::2],  # columns apart
+        np.ones((4, 32), F32)[::-1],  # rows in reverse
+        np.lib.stride_tricks.as_strided(np.ones(64, F32), (4, 32), (16, 4)),  # rows overlapping
+        np.ndarray((4, 32), F32, np.zeros(4 * 129, np.uint8), 1),  # misaligned floats
+    ]
+    for a in bad:
+        with pytest.raises(ValueError):
+            ext.rmsnorm(a, out, 1e-5)
+        with pytest.raises(ValueError):
+            ext.rmsnorm(x, a.copy() if a.dtype != F32 else a, 1e-5)
+    frozen = np.zeros((4, 32), F32)
+    frozen.flags.writeable = False
+    for call in (lambda: ext.rmsnorm(x, frozen, 1e-5), lambda: ext.gate(np.zeros((4, 64), F32), frozen[:, :32]),
+                 lambda: ext.rms_factors(x, frozen[0, :4], 1e-5)):
+        with pytest.raises((ValueError, BufferError)):  # numpy's refusal of a read-only buffer for writing
+            call()
+    with pytest.raises(ValueError):
+        ext.rmsnorm(x, out[:3], 1e-5)  # another shape
+    with pytest.raises(ValueError):
+        ext.rms_factors(x, np.zeros(3, F32), 1e-5)  # a factor short
+    with pytest.raises(ValueError):
+        ext.rms_factors(x, np.zeros((4, 1), F32), 1e-5)  # not a vector
+    with pytest.raises(ValueError):
+        ext.gate(np.zeros((4, 48), F32), out[:, :16])  # not (rows, 2·hidden) → (rows, hidden)
+    with pytest.raises(ValueError):
+        ext.gate(np.zeros((3, 64), F32), out)  # rows unlike
+    assert (out == 7.0).all()
+    rows, turns = np.zeros((8, 8), F32), np.zeros((4, 8), F32)  # batch 2, s 4, 1 head of 8
+    att_out = np.full((8, 8), 7.0, F32)
+    for args in [(rows, rows, rows, att_out, turns, 2, 1, 5, 30.0),  # sq > s
+                 (rows, rows, rows, att_out, turns, 2, 1, 0, 30.0),  # no queries
+                 (rows, rows, rows, att_out, turns, 3, 1, 4, 30.0),  # rows not whole nonces
+                 (rows, rows, rows, att_out, turns, 0, 1, 4, 30.0),  # no nonces
+                 (rows, rows, rows, att_out, turns, 2, 2, 4, 30.0),  # k is 1 head of 8, not 2
+                 (rows, rows, rows, att_out, turns[:3], 2, 1, 4, 30.0),  # fewer turns than positions
+                 (rows, rows, rows, att_out, np.zeros((4, 16), F32)[:, :8], 2, 1, 4, 30.0),  # turns strided
+                 (rows, rows, rows, att_out, np.zeros((4, 7), F32), 2, 1, 4, 30.0),  # head_dim odd
+                 (rows, rows[:4], rows, att_out, turns, 2, 1, 4, 30.0),  # k's rows unlike q's
+                 (rows, rows, rows[:, :4], att_out, turns, 2, 1, 4, 30.0),  # v unlike k
+                 (rows, rows, rows, att_out[:, :4], turns, 2, 1, 4, 30.0),  # out unlike q
+                 (rows, rows, rows, att_out, turns, 2**40, 2**40, 1, 30.0)]:  # sizes past any array
+        with pytest.raises(ValueError):
+            ext.attention(*args)
+    assert (att_out == 7.0).all()
+    ext.rmsnorm(x, out, 1e-5)  # what fits is accepted
+    ext.gate(np.zeros((0, 64), F32), np.zeros((0, 32), F32))  # and no rows at all
+    ext.attention(rows, rows, rows, att_out, turns, 2, 1, 4, 30.0)
+    assert (att_out == 0.0).all()  # zero values: zero outputs
 
 
 @needs_ext

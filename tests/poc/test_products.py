@@ -70,17 +70,18 @@ def test_the_products_refuse_what_does_not_fit_and_write_nothing():
     flat = packed.data
     c = np.full((8, 40), 7.0, F32)
     cases = [
-        (a.reshape(-1)[:-1], flat, c, None, 8, 16, 16, 2, 40, 40, 0, 1),  # a one float short
-        (a, flat[:-1], c, None, 8, 16, 16, 2, 40, 40, 0, 1),  # the packed matrix one float short
-        (a, flat, c.reshape(-1)[:-1], None, 8, 16, 16, 2, 40, 40, 0, 1),  # c one float short
-        (a, flat, c, np.ones(7, F32), 8, 16, 16, 2, 40, 40, 0, 1),  # a factor short
-        (a, flat, c, None, 8, 16, 16, 2, 65, 65, 0, 1),  # more columns than the panels hold
-        (a, flat, c, None, 8, 16, 16, 2, 32, 40, 0, 1),  # a panel with no column to write
-        (a, flat, c, None, 8, 16, 16, 2, 40, 40, 3, 1),  # no such mode
-        (a, flat, c, None, 8, 16, 16, 2, 40, 40, 0, 2),  # no such instruction set
-        (a, flat, c, None, 8, 0, 16, 2, 40, 40, 0, 1),  # k < 1
-        (a, flat, c, None, 2**62, 16, 16, 2, 40, 40, 0, 1),  # rows past any buffer
-        (a, flat, c, None, 8, 2**40, 2**40, 2**40, 40, 40, 0, 1),  # panels · k · 32 overflows
+        (a.reshape(-1), flat, c, None, 2, 0, 1),  # a not 2-D
+        (a[:7], flat, c, None, 2, 0, 1),  # a row short
+        (a, flat[:-1], c, None, 2, 0, 1),  # the packed matrix one float short
+        (a, flat, c[:, :39].copy(), None, 1, 0, 1),  # more columns than the panels hold
+        (a, flat, c, np.ones(7, F32), 2, 0, 1),  # a factor short
+        (a, flat, c, np.ones((8, 1), F32), 2, 0, 1),  # factors not a vector
+        (a, flat, c, np.ones(8), 2, 0, 1),  # float64 factors
+        (a, flat, c, None, 3, 0, 1),  # a panel with no column to write
+        (a, flat, c, None, 2, 3, 1),  # no such mode
+        (a, flat, c, None, 2, 0, 2),  # no such instruction set
+        (a[:, :0], flat, c, None, 2, 0, 1),  # k < 1
+        (a, flat, c, None, 2**60, 0, 1),  # panels · k · 32 overflows
     ]
     for args in cases:
         with pytest.raises(ValueError):
@@ -99,11 +100,11 @@ def test_the_products_refuse_what_does_not_fit_and_write_nothing():
     assert (c == 7.0).all()
     factors = np.full(8, 7.0, F32)
     with pytest.raises(ValueError):
-        ext.rmsnorm(a, factors[:7], 8, 16, 16, 1, 1e-5, True)  # a factor short
+        ext.rms_factors(a, factors[:7], 1e-5)  # a factor short
     with pytest.raises(ValueError):
         fused.rms_factors(a, factors[:7], 1e-5)
     assert (factors == 7.0).all()
-    ext.gemm(a, flat, c, None, 8, 16, 16, 2, 40, 40, 0, 1)  # the exact sizes are accepted
+    ext.gemm(a, flat, c, None, 2, 0, 1)  # the exact sizes are accepted
     assert (c == 16.0).all()
 
 
