@@ -3,9 +3,9 @@ loops (gonka_tui/poc/_draws.c) that give numpy's bits exactly; seeds.py's numpy 
 extension is not built, or is turned off with GONKA_POC_DRAWS=numpy.
 
 Why: a nonce at the "cpu" preset costs 8192 standard normals and a shuffle of 8192 logits. Here, per
-item, numpy takes 5.7 ns a normal and 10 ns for the shuffle and distance; the compiled loops 2.2 and
-4.2 ns (the CPU kernel does 5.6 % more nonces/s, alternating in one process), and a GPU's host side
-keeps up with more of the device.
+item, numpy takes 5.7 ns a normal and 10 ns for the shuffle and distance; the compiled loops, a batch
+of nonces a call, 2.0 and 3.2 ns (the CPU kernel does 6 % more nonces/s than with numpy's), and a
+GPU's host side keeps up with more of the device.
 
 The ziggurat's tables (a layer's width per unit of magnitude and the magnitude below which a draw
 lies in its rectangle) are learned from numpy's own Generator, not copied: a PCG64 state is set so
@@ -33,6 +33,7 @@ _PCG_MASK = (1 << 128) - 1
 _PCG_MULT_INV = pow(_PCG_MULT, -1, 1 << 128)
 _PROBE_INC = 1  # any odd increment: the probes choose the state, so the stream is theirs
 _CHECK_SEEDS = 16  # streams of 8192 normals compared with numpy's before the tables are used
+_WORDS_A_HASH = 8  # 32-bit words of entropy in a SHA-256 digest
 
 _lock = threading.Lock()
 _learned: tuple[object, bytes] | None | bool = False  # False: not tried yet; None: numpy serves
@@ -115,10 +116,12 @@ def _learn_tables() -> bytes:
 
 
 def _agrees(ext, tables: bytes) -> bool:
-    """The compiled draws give numpy's bits: normals (float64 and float32), a shuffle and its distance."""
+    """The compiled draws give numpy's bits: normals (float64 and float32, one stream and a batch's
+    interleaved streams), a shuffle; and a batch's distances equal numpy's to float64 rounding."""
     n = 8192
     out = np.empty(n)
     out32 = np.empty(n, np.float32)
+    wants = []
     for i in range(_CHECK_SEEDS):
         e = seeds.entropy(f"gonka draws check {i}", seeds.INPUT_HASHES)
         ext.normals(e, tables, out, n, 8)
@@ -126,9 +129,23 @@ def _agrees(ext, tables: bytes) -> bool:
         want = seeds.rng(f"gonka draws check {i}").standard_normal(n)
         if not (np.array_equal(out.view(np.uint64), want.view(np.uint64)) and np.array_equal(out32, want.astype(np.float32))):
             return False
+        wants.append(want.astype(np.float32))
+    batch = np.empty((_CHECK_SEEDS, n), np.float32)  # groups of streams and a group's remainder
+    ext.inputs(b"".join(seeds.entropy(f"gonka draws check {i}", seeds.INPUT_HASHES) for i in range(_CHECK_SEEDS)),
+               seeds.INPUT_HASHES * 8, tables, batch, n)
+    if not np.array_equal(batch, np.stack(wants)):
+        return False
     perm = np.arange(n, dtype=np.int64)
     ext.shuffle(seeds.entropy("gonka draws check", 1), perm, n, 8)
-    return np.array_equal(perm, seeds.rng("gonka draws check", 1).permutation(n))
+    if not np.array_equal(perm, seeds.rng("gonka draws check", 1).permutation(n)):
+        return False
+    target = seeds.target("gonka draws check", n)
+    got = np.empty(5)
+    ext.distances(b"".join(seeds.entropy(f"gonka draws check {i}", 1) for i in range(5)), 8, batch[:5], target, got)
+    rows = batch[:5].astype(np.float64)
+    for row, i in zip(rows, range(5)):
+        seeds.rng(f"gonka draws check {i}", 1).shuffle(row)
+    return bool(np.abs(got - seeds.distances(rows, target)).max() < 1e-12)
 
 
 def _tables() -> tuple[object, bytes] | None:
@@ -166,16 +183,15 @@ def name() -> str:
 
 def fill_inputs(out: np.ndarray, block_hash: str, public_key: str, nonces: Sequence[int]) -> np.ndarray:
     """seeds.fill_inputs: each nonce's (seq_len, dim) embeddings into float32 `out` (len(nonces), seq_len, dim)."""
+    if len(nonces) != out.shape[0]:
+        raise ValueError(f"{len(nonces)} nonces for {out.shape[0]} rows of inputs")
     learned = _compiled()
     if learned is None or out.dtype != np.float32 or not out.flags.c_contiguous or out.ndim != 3:
         return seeds.fill_inputs(out, block_hash, public_key, nonces)
     ext, tables = learned
-    if len(nonces) != out.shape[0]:
-        raise ValueError(f"{len(nonces)} nonces for {out.shape[0]} rows of inputs")
-    n = out.shape[1] * out.shape[2]
-    for row, nonce in zip(out, nonces):
-        ext.normals(seeds.entropy(seeds.input_seed(block_hash, public_key, nonce), seeds.INPUT_HASHES), tables,
-                    row, n, 4)
+    entropies = b"".join(seeds.entropy(seeds.input_seed(block_hash, public_key, nonce), seeds.INPUT_HASHES)
+                         for nonce in nonces)
+    ext.inputs(entropies, seeds.INPUT_HASHES * _WORDS_A_HASH, tables, out, out.shape[1] * out.shape[2])
     return out
 
 
@@ -190,13 +206,14 @@ def distances(logits: np.ndarray, block_hash: str, public_key: str, nonces: Sequ
     learned = _compiled()
     if learned is None:
         return seeds.distances(seeds.permuted(logits, block_hash, public_key, nonces), target)
-    ext = learned[0]
-    rows = np.array(logits, dtype=np.float32, order="C")  # shuffled in place: a copy of the caller's
+    rows = np.asarray(logits, dtype=np.float32)
+    if rows.ndim == 2 and not (rows.strides[1] == rows.itemsize and rows.strides[0] >= rows.shape[1] * rows.itemsize):
+        rows = np.ascontiguousarray(rows)  # numpy's products hand over a transposed view: the C loop reads rows
     target = np.ascontiguousarray(target, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] != len(nonces) or target.shape != (rows.shape[1],):
         raise ValueError(f"need (nonces, vocab) logits and a (vocab,) target, not {rows.shape} and {target.shape}")
     out = np.empty(len(nonces))
-    for i, (row, nonce) in enumerate(zip(rows, nonces)):
-        entropy = seeds.entropy(seeds.permutation_seed(block_hash, public_key, nonce), seeds.PERMUTATION_HASHES)
-        out[i] = ext.distance(entropy, row, target, row.size)
+    entropies = b"".join(seeds.entropy(seeds.permutation_seed(block_hash, public_key, nonce), seeds.PERMUTATION_HASHES)
+                         for nonce in nonces)
+    learned[0].distances(entropies, seeds.PERMUTATION_HASHES * _WORDS_A_HASH, rows, target, out)
     return out

@@ -88,11 +88,25 @@ def test_distances_are_seeds_whatever_the_layout(n, first, transposed, path):
 
 
 @compiled
-def test_the_inputs_are_seeds(learned):
-    nonces = [0, 1, 7, 2**62 + 3]
-    got = draws.inputs(HASH, KEY, nonces, 5, 24)
-    want = seeds.inputs(HASH, KEY, nonces, 5, 24)
+@pytest.mark.parametrize("count, seq_len, dim", [(1, 5, 24), (4, 5, 24), (9, 5, 24), (5, 40, 500)])
+def test_the_inputs_are_seeds(learned, count, seq_len, dim):
+    # streams drawn ahead four at a time, a last group short, and (40·500 normals) streams run past
+    # the words drawn for them ahead
+    nonces = [0, 1, 7, 2**62 + 3, 2**63 - 1, 5, 6, 8, 9][:count]
+    got = draws.inputs(HASH, KEY, nonces, seq_len, dim)
+    want = seeds.inputs(HASH, KEY, nonces, seq_len, dim)
     assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+@compiled
+def test_distances_of_long_rows_are_seeds(learned):
+    # 40 000 logits: each shuffle runs past the words drawn for it ahead; 6 nonces: a group of four and a short one
+    logits = np.random.default_rng(3).standard_normal((6, 40_000)).astype(np.float32)
+    nonces = list(range(10, 16))
+    target = seeds.target(HASH, logits.shape[1])
+    got = draws.distances(logits, HASH, KEY, nonces, target)
+    want = seeds.distances(seeds.permuted(logits, HASH, KEY, nonces), target)
+    assert np.abs(got - want).max() < 1e-12
 
 
 @compiled
@@ -106,8 +120,17 @@ def test_the_inputs_are_seeds(learned):
     (lambda e, t: e.raw(b"abcd", np.empty(3, np.uint64), -1), "rows >= 0"),
     (lambda e, t: e.shuffle(b"abcd", np.empty(3, np.int64), 4, 8), "fewer than"),
     (lambda e, t: e.shuffle(b"abcd", np.empty(3, np.int64), 3, 3), "itemsize"),
-    (lambda e, t: e.distance(b"abcd", np.empty(3, np.float32), np.empty(2), 3), "target"),
-    (lambda e, t: e.distance(b"abcd", np.empty(3, np.float32), np.empty(3), 0), "at least one logit"),
+    (lambda e, t: e.inputs(b"abcdefgh", 3, t, np.empty(8, np.float32), 4), "whole seeds"),
+    (lambda e, t: e.inputs(b"abcdefgh", 0, t, np.empty(8, np.float32), 4), "whole seeds"),
+    (lambda e, t: e.inputs(b"abcdefgh", 1, t, np.empty(7, np.float32), 4), "fewer than"),
+    (lambda e, t: e.inputs(b"abcdefgh", 1, t[:-8], np.empty(8, np.float32), 4), "tables: need 6144 bytes"),
+    (lambda e, t: e.distances(b"abcd", 1, np.empty((1, 3), np.float32), np.empty(2), np.empty(1)), "target"),
+    (lambda e, t: e.distances(b"abcd", 1, np.empty((1, 0), np.float32), np.empty(0), np.empty(1)), "1 to 2"),
+    (lambda e, t: e.distances(b"abcdabcd", 1, np.empty((1, 3), np.float32), np.empty(3), np.empty(2)), "a row for each"),
+    (lambda e, t: e.distances(b"abcd", 1, np.empty((1, 3), np.float32), np.empty(3), np.empty(0)), "fewer than"),
+    (lambda e, t: e.distances(b"abcd", 1, np.empty((1, 3)), np.empty(3), np.empty(1)), "float32"),
+    (lambda e, t: e.distances(b"abcd", 1, np.empty((1, 6), np.float32)[:, ::2], np.empty(3), np.empty(1)),
+     "contiguous rows"),
 ])
 def test_bad_arguments_are_refused(learned, call, message):
     ext, tables = learned
