@@ -207,7 +207,7 @@ HOT static void rms_factors_loop(const float *x, float *out, Py_ssize_t rows, Py
  * key blocks the group sees; softmax with masked columns set to 0 and the row max subtracted only
  * where a score is past ±shift_above (needs_shift); the weighted values, 16 of hd at a time, divided
  * by the total at the end. Independent accumulators keep the multiply-adds from waiting on each
- * other. work: 2·hd·sp + QUERY_GROUP·(hd + sp) floats. */
+ * other. work: 3·hd·sp + QUERY_GROUP·(hd + sp) floats. */
 #define KEY_BLOCK 16
 #define QUERY_GROUP 4
 
@@ -233,16 +233,77 @@ INLINE void turn_pairs(const float *x, const float *t, float *y, Py_ssize_t half
     }
 }
 
+/* A 16 × 16 block of floats transposed in registers: element (r, c) goes to (c, r) by exchanging bit
+ * h of r with bit h of c for h = 8, 4, 2, 1 — each a two-source permute of rows i and i + h. */
+#define T16_LO(h)                                                                                        \
+    {0 & h ? 16 + 0 - h : 0, 1 & h ? 16 + 1 - h : 1, 2 & h ? 16 + 2 - h : 2, 3 & h ? 16 + 3 - h : 3,       \
+     4 & h ? 16 + 4 - h : 4, 5 & h ? 16 + 5 - h : 5, 6 & h ? 16 + 6 - h : 6, 7 & h ? 16 + 7 - h : 7,       \
+     8 & h ? 16 + 8 - h : 8, 9 & h ? 16 + 9 - h : 9, 10 & h ? 16 + 10 - h : 10, 11 & h ? 16 + 11 - h : 11, \
+     12 & h ? 16 + 12 - h : 12, 13 & h ? 16 + 13 - h : 13, 14 & h ? 16 + 14 - h : 14,                     \
+     15 & h ? 16 + 15 - h : 15}
+#define T16_HI(h)                                                                                        \
+    {0 & h ? 16 + 0 : 0 + h, 1 & h ? 16 + 1 : 1 + h, 2 & h ? 16 + 2 : 2 + h, 3 & h ? 16 + 3 : 3 + h,       \
+     4 & h ? 16 + 4 : 4 + h, 5 & h ? 16 + 5 : 5 + h, 6 & h ? 16 + 6 : 6 + h, 7 & h ? 16 + 7 : 7 + h,       \
+     8 & h ? 16 + 8 : 8 + h, 9 & h ? 16 + 9 : 9 + h, 10 & h ? 16 + 10 : 10 + h, 11 & h ? 16 + 11 : 11 + h, \
+     12 & h ? 16 + 12 : 12 + h, 13 & h ? 16 + 13 : 13 + h, 14 & h ? 16 + 14 : 14 + h,                     \
+     15 & h ? 16 + 15 : 15 + h}
+typedef int ivec16 __attribute__((vector_size(16 * sizeof(int))));
+
+#define T16_STAGE(h)                                                                                     \
+    do {                                                                                                 \
+        const ivec16 lo = T16_LO(h), hi = T16_HI(h);                                                    \
+        for (int i = 0; i < 16; i++)                                                                     \
+            if (!(i & h)) {                                                                              \
+                const vec16 a = m[i], b = m[i + h];                                                      \
+                m[i] = __builtin_shuffle(a, b, lo);                                                      \
+                m[i + h] = __builtin_shuffle(a, b, hi);                                                  \
+            }                                                                                            \
+    } while (0)
+
+INLINE void transpose16(vec16 m[16])
+{
+    T16_STAGE(8);
+    T16_STAGE(4);
+    T16_STAGE(2);
+    T16_STAGE(1);
+}
+
+/* kt (hd rows of sp) = the s keys at k (rows k_stride apart, hd floats each; hd a multiple of 16)
+ * turned by their positions' (cos, sin) and transposed, 16 keys × 16 dimensions at a time; cst: the
+ * turns transposed (hd rows of sp: row 2i the cos, 2i + 1 the sin of pair i, 0 past s). Rows of
+ * keys past s read as 0, so the padding columns come out 0. */
+INLINE void turn_keys16(const float *k, Py_ssize_t k_stride, int s, Py_ssize_t hd, Py_ssize_t sp, const float *cst,
+                        float *kt)
+{
+    for (int j0 = 0; j0 < s; j0 += 16)
+        for (Py_ssize_t d0 = 0; d0 < hd; d0 += 16) {
+            vec16 m[16];
+            for (int l = 0; l < 16; l++)
+                m[l] = j0 + l < s ? load16(k + (j0 + l) * k_stride + d0) : (vec16){0};
+            transpose16(m); /* m[dd]: dimension d0 + dd of the 16 keys */
+            for (int dd = 0; dd < 16; dd += 2) {
+                const float *t = cst + (d0 + dd) * sp + j0;
+                const vec16 co = load16(t), si = load16(t + sp), re = m[dd], im = m[dd + 1];
+                const vec16 turned_re = re * co - im * si, turned_im = re * si + im * co;
+                memcpy(kt + (d0 + dd) * sp + j0, &turned_re, sizeof turned_re);
+                memcpy(kt + (d0 + dd + 1) * sp + j0, &turned_im, sizeof turned_im);
+            }
+        }
+}
+
 HOT static void attention_loop(const float *q, const float *k, const float *v, float *out, const float *cs,
                                Py_ssize_t B, int s, int sq, Py_ssize_t heads, Py_ssize_t kv_heads, Py_ssize_t hd,
                                Py_ssize_t q_stride, Py_ssize_t k_stride, Py_ssize_t v_stride, Py_ssize_t out_stride,
                                float shift_above, float *work)
 {
     const Py_ssize_t sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK, rep = heads / kv_heads, half = hd / 2;
-    float *kt = work, *vt = kt + hd * sp, *qt = vt + hd * sp, *p = qt + QUERY_GROUP * hd;
+    float *kt = work, *vt = kt + hd * sp, *qt = vt + hd * sp, *p = qt + QUERY_GROUP * hd, *cst = p + QUERY_GROUP * sp;
     for (Py_ssize_t d = 0; d < hd; d++) /* padding keys: finite scores, masked below */
         for (Py_ssize_t j = s; j < sp; j++)
             kt[d * sp + j] = 0.0f;
+    for (Py_ssize_t d = 0; d < hd; d++) /* the turns transposed, as turn_keys16 reads them */
+        for (Py_ssize_t j = 0; j < sp; j++)
+            cst[d * sp + j] = j < s ? cs[j * hd + d] : 0.0f;
     for (Py_ssize_t b = 0; b < B; b++)
         for (Py_ssize_t g = 0; g < kv_heads; g++) {
             /* this head's rows of the next nonce, a nonce ahead (without, waiting for them took a
@@ -256,12 +317,16 @@ HOT static void attention_loop(const float *q, const float *k, const float *v, f
                             for (Py_ssize_t h = g * rep; h < (g + 1) * rep; h++)
                                 __builtin_prefetch(q + j * q_stride + h * hd + c);
                     }
-            for (Py_ssize_t j = 0; j < s; j++) {
-                turn_pairs(k + (b * s + j) * k_stride + g * hd, cs + j * hd, qt, half); /* qt: free until the queries */
-                for (Py_ssize_t d = 0; d < hd; d++)
-                    kt[d * sp + j] = qt[d];
+            if (hd % 16 == 0 && KEY_BLOCK == 16)
+                turn_keys16(k + b * s * k_stride + g * hd, k_stride, s, hd, sp, cst, kt);
+            else
+                for (Py_ssize_t j = 0; j < s; j++) {
+                    turn_pairs(k + (b * s + j) * k_stride + g * hd, cs + j * hd, qt, half); /* qt: free until the queries */
+                    for (Py_ssize_t d = 0; d < hd; d++)
+                        kt[d * sp + j] = qt[d];
+                }
+            for (Py_ssize_t j = 0; j < s; j++)
                 copy_row(v + (b * s + j) * v_stride + g * hd, vt + j * hd, hd);
-            }
             for (Py_ssize_t h = g * rep; h < (g + 1) * rep; h++)
                 for (int i0 = 0; i0 < sq; i0 += QUERY_GROUP) {
                     const int nq = sq - i0 < QUERY_GROUP ? sq - i0 : QUERY_GROUP;
@@ -533,7 +598,7 @@ static PyObject *py_attention(PyObject *self, PyObject *args)
                      "positions <= turns", s, sq, cs->rows);
     else {
         const Py_ssize_t sp = (s + KEY_BLOCK - 1) / KEY_BLOCK * KEY_BLOCK,
-                         work_floats = product(2 * hd + QUERY_GROUP, sp) + QUERY_GROUP * hd;
+                         work_floats = product(3 * hd + QUERY_GROUP, sp) + QUERY_GROUP * hd;
         /* hd and s are no larger than arrays that exist, so the work's size cannot overflow */
         float *work = PyMem_RawMalloc((size_t)work_floats * sizeof(float));
         if (work == NULL)

@@ -114,6 +114,7 @@ def attention_inputs(rng, batch, s, heads, kv_heads, hd, scale=1.0):
     (2, 33, 33, 2, 1, 34),  # past two key blocks, head_dim 16·2 + 2
     (4, 32, 1, 8, 8, 32),   # the last layer: one query position sees every key
     (5, 17, 6, 6, 3, 16),   # the last positions only, a group of queries cut short
+    (2, 40, 40, 4, 2, 48),  # keys turned 16 × 16 at a time: three blocks of dimensions, the last key block part-full
     (1, 1, 1, 1, 1, 2),
 ])
 def test_attention_is_causal_attention_with_rope(batch, s, sq, heads, kv_heads, hd):
