@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from gonka_tui.poc import draws
+from gonka_tui.poc import blas, draws
 from gonka_tui.poc.backends import DEFAULT_BATCH, open_kernel
 from gonka_tui.poc.kernel import FFN_TILE_ROWS
 from gonka_tui.poc.params import PocParams
@@ -28,16 +28,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:
         return os.cpu_count() or 1
-
-
-def blas_info() -> dict:
-    from threadpoolctl import threadpool_info
-
-    for lib in threadpool_info():
-        if lib.get("user_api") == "blas":
-            return {"library": lib.get("internal_api"), "core_type": lib.get("architecture"),
-                    "threads": lib.get("num_threads"), "version": lib.get("version")}
-    return {"library": None, "core_type": None, "threads": None, "version": None}
 
 
 def settle(limit: float = 1.0, poll: float = 0.005) -> None:
@@ -66,9 +56,7 @@ class Gemm:
         self.runs, self.elapsed, self.best = 0, 0.0, 0.0
 
     def run_for(self, seconds: float) -> None:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(self.threads, user_api="blas"):
+        with blas.limited(self.threads):
             np.matmul(self.a, self.b, out=self.out)  # back in cache after the kernel's slice
             start = time.perf_counter()
             while (now := time.perf_counter()) - start < seconds:
@@ -135,7 +123,7 @@ def run(params: PocParams, *, preset: str | None, seconds: float = 10.0, threads
     return {
         "preset": preset, "params": params.to_json(), "device": kernel.device, "dtype": kernel.dtype,
         # BLAS runs single-threaded in each of the kernel's `threads` processes or threads
-        "blas": {**blas_info(), "threads": 1 if kernel.device == "cpu" else None},
+        "blas": {**blas.info(), "threads": 1 if kernel.device == "cpu" else None},
         "threads": threads, "parallel": parallel if threads > 1 and kernel.device == "cpu" else None,
         # the compiled elementwise loops (gonka_tui/poc/fused.py) or numpy's; None off the CPU
         "fused": _fused(kernel),

@@ -29,6 +29,8 @@ import os
 
 import numpy as np
 
+from gonka_tui.poc import blas
+
 _F32 = np.dtype(np.float32)
 _module = None
 
@@ -115,12 +117,7 @@ def gemm_isas() -> list[str]:
 
 def blas_core_type() -> str | None:
     """The core type numpy's OpenBLAS runs (threadpoolctl), None for another BLAS."""
-    from threadpoolctl import threadpool_info
-
-    for lib in threadpool_info():
-        if lib.get("user_api") == "blas" and lib.get("internal_api") == "openblas":
-            return lib.get("architecture")
-    return None
+    return blas.info("openblas")["core_type"]
 
 
 def gemm_isa() -> str | None:

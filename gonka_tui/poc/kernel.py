@@ -47,7 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gonka_tui.poc import draws, seeds
+from gonka_tui.poc import blas, draws, seeds
 from gonka_tui.poc import fused as fused_loops
 from gonka_tui.poc.params import PocParams
 from gonka_tui.poc.weights import Weights
@@ -175,11 +175,9 @@ class CpuKernel:
 
     def distances(self, public_key: str, nonces: Sequence[int]) -> np.ndarray:
         """float64 distance of each nonce to the round's target, in the order given."""
-        from threadpoolctl import threadpool_limits
-
         nonces = [int(n) for n in nonces]
         chunks = [nonces[i:i + self.batch] for i in range(0, len(nonces), self.batch)]
-        with threadpool_limits(1, user_api="blas"):
+        with blas.limited(1):
             if self._pool is None or len(chunks) == 1:
                 parts = [self._chunk(public_key, c) for c in chunks]
             else:

@@ -12,18 +12,16 @@ from typing import Sequence
 
 import numpy as np
 
-from gonka_tui.poc import weights
+from gonka_tui.poc import blas, weights
 from gonka_tui.poc.kernel import CpuKernel
 from gonka_tui.poc.params import PocParams
 
 
 def _serve(conn, params: dict, block_hash: str, weight_scale: float, batch: int) -> None:
-    from threadpoolctl import threadpool_limits
-
     kernel = CpuKernel(weights.build(PocParams.from_mapping(params), block_hash, weight_scale), block_hash,
                        batch=batch)
     conn.send("ready")
-    with threadpool_limits(1, user_api="blas"):
+    with blas.limited(1):
         while True:
             try:
                 job = conn.recv()
