@@ -13,8 +13,8 @@ from gonka_tui.core.errors import InputError
 from gonka_tui.poc.params import PocParams
 
 # nonces per batch on the CPU. 64, not 32: the output layer's 8 MB of weights and the per-call work of
-# numpy are spread over twice the nonces (+2.6 % nonces/s with numpy's products, +2.9 % with ours; 128
-# gains no more with ours), for 5 MiB more per worker. Alternating in one process on this workplace's EPYC.
+# numpy are spread over twice the nonces (+1 to +5 % nonces/s), for 5 MiB more per worker; 96 or 128
+# gain ~1 %, within the noise, for twice the buffers. Alternating in one process on this workplace's EPYC.
 DEFAULT_BATCH = 64
 
 
