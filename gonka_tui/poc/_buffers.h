@@ -49,8 +49,9 @@ static int float32_format(const char *f)
     return f[0] == 'f' && f[1] == '\0';
 }
 
-/* 0 with the view held (release with matrix_release), or -1 with an exception and nothing held. */
-static int matrix_get(PyObject *obj, matrix *m, const char *name, int writable)
+/* A float32 array of `ndim` dimensions (2, or 1: a vector, held as a matrix of one row): 0 with the
+ * view held (release with matrix_release), or -1 with an exception and nothing held. */
+static int float32_get(PyObject *obj, matrix *m, const char *name, int writable, int ndim)
 {
     memset(m, 0, sizeof *m);
     if (PyObject_GetBuffer(obj, &m->view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -58,25 +59,25 @@ static int matrix_get(PyObject *obj, matrix *m, const char *name, int writable)
         return -1;
     }
     const Py_buffer *v = &m->view;
+    const Py_ssize_t f = (Py_ssize_t)sizeof(float);
     const char *why = NULL;
-    if (v->ndim != 2)
-        why = "need a 2-D array";
-    else if (v->itemsize != (Py_ssize_t)sizeof(float) || !float32_format(v->format))
+    if (v->ndim != ndim)
+        why = ndim == 2 ? "need a 2-D array" : "need a vector";
+    else if (v->itemsize != f || !float32_format(v->format))
         why = "need float32";
     else if ((uintptr_t)v->buf % sizeof(float) != 0)
         why = "not aligned for float32";
     else {
-        m->rows = v->shape[0];
-        m->cols = v->shape[1];
+        m->rows = ndim == 2 ? v->shape[0] : 1;
+        m->cols = v->shape[ndim - 1];
         m->stride = m->cols;
-        if (m->cols > 1 && v->strides[1] != (Py_ssize_t)sizeof(float))
-            why = "need contiguous rows (a column stride of one float)";
+        if (m->cols > 1 && v->strides[ndim - 1] != f)
+            why = ndim == 2 ? "need contiguous rows (a column stride of one float)" : "need adjacent floats";
         else if (m->rows > 1) {
-            if (v->strides[0] < 0 || v->strides[0] % (Py_ssize_t)sizeof(float) != 0 ||
-                v->strides[0] / (Py_ssize_t)sizeof(float) < m->cols)
+            if (v->strides[0] < 0 || v->strides[0] % f != 0 || v->strides[0] / f < m->cols)
                 why = "need rows in order, a whole number of floats apart, not overlapping";
             else
-                m->stride = v->strides[0] / (Py_ssize_t)sizeof(float);
+                m->stride = v->strides[0] / f;
         }
     }
     if (why != NULL) {
@@ -89,26 +90,14 @@ static int matrix_get(PyObject *obj, matrix *m, const char *name, int writable)
     return 0;
 }
 
-/* A contiguous float32 vector argument as a matrix of one row. */
+static int matrix_get(PyObject *obj, matrix *m, const char *name, int writable)
+{
+    return float32_get(obj, m, name, writable, 2);
+}
+
 static int vector_get(PyObject *obj, matrix *m, const char *name, int writable)
 {
-    memset(m, 0, sizeof *m);
-    if (PyObject_GetBuffer(obj, &m->view, PyBUF_ND | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0) {
-        m->view.obj = NULL;
-        return -1;
-    }
-    const Py_buffer *v = &m->view;
-    if (v->ndim != 1 || v->itemsize != (Py_ssize_t)sizeof(float) || !float32_format(v->format) ||
-        (uintptr_t)v->buf % sizeof(float) != 0) {
-        PyErr_Format(PyExc_ValueError, "%s: need a contiguous float32 vector", name);
-        PyBuffer_Release(&m->view);
-        m->view.obj = NULL;
-        return -1;
-    }
-    m->p = v->buf;
-    m->rows = 1;
-    m->cols = m->stride = v->shape[0];
-    return 0;
+    return float32_get(obj, m, name, writable, 1);
 }
 
 static void matrix_release(matrix *m)

@@ -322,7 +322,7 @@ static Py_ssize_t shuffle_words(Py_ssize_t n)
 #define SHUFFLE_LOOP(T)                                                                                          \
     static void shuffle_##T(stream *s, T *d, Py_ssize_t n)                                                      \
     {                                                                                                            \
-        draws32 w = {.s = s};                                                          \
+        draws32 w = {.s = s};                                                                                    \
         uint32_t j[INDICES_AHEAD];                                                                               \
         for (uint32_t i = n > 1 ? (uint32_t)(n - 1) : 0; i >= 1;) {                                             \
             const int c = draw_indices(&w, i, j, INDICES_AHEAD);                                                 \
@@ -394,6 +394,17 @@ static int check_entropy(const Py_buffer *e)
     return 0;
 }
 
+/* The ziggurat's tables as draws.py hands them over: w, f (float64) and k (uint64), 256 each */
+static int check_tables(const Py_buffer *z)
+{
+    if (z->len != ZIGGURAT_BYTES) {
+        PyErr_Format(PyExc_ValueError, "tables: need %zd bytes (w, f as float64, k as uint64, 256 each)",
+                     ZIGGURAT_BYTES);
+        return -1;
+    }
+    return check_items(z, "tables", 1, 768, 768, 8);
+}
+
 static int check_itemsize(Py_ssize_t itemsize)
 {
     if (itemsize != 4 && itemsize != 8) {
@@ -431,11 +442,8 @@ static PyObject *py_normals(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*y*w*nn:normals", &e, &z, &out, &n, &itemsize))
         return NULL;
     PyObject *res = NULL;
-    if (z.len != ZIGGURAT_BYTES)
-        PyErr_Format(PyExc_ValueError, "tables: need %zd bytes (w, f as float64, k as uint64, 256 each)",
-                     ZIGGURAT_BYTES);
-    else if (check_entropy(&e) == 0 && check_itemsize(itemsize) == 0 && check_items(&z, "tables", 1, 768, 768, 8) == 0 &&
-             check_items(&out, "out", 1, n, n, itemsize) == 0) {
+    if (check_tables(&z) == 0 && check_entropy(&e) == 0 && check_itemsize(itemsize) == 0 &&
+        check_items(&out, "out", 1, n, n, itemsize) == 0) {
         Py_BEGIN_ALLOW_THREADS
         pcg64 g;
         pcg64_seed(&g, e.buf, e.len / 4);
@@ -500,11 +508,7 @@ static PyObject *py_inputs(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*ny*w*n:inputs", &e, &words, &z, &out, &n))
         return NULL;
     PyObject *res = NULL;
-    if (z.len != ZIGGURAT_BYTES)
-        PyErr_Format(PyExc_ValueError, "tables: need %zd bytes (w, f as float64, k as uint64, 256 each)",
-                     ZIGGURAT_BYTES);
-    else if (check_seeds(&e, words, &seeds) == 0 && check_items(&z, "tables", 1, 768, 768, 8) == 0 &&
-             check_items(&out, "out", seeds, n, n, 4) == 0) {
+    if (check_tables(&z) == 0 && check_seeds(&e, words, &seeds) == 0 && check_items(&out, "out", seeds, n, n, 4) == 0) {
         Py_BEGIN_ALLOW_THREADS
         pcg64 g[STREAMS];
         for (Py_ssize_t b0 = 0; b0 < seeds; b0 += STREAMS) {

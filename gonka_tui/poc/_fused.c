@@ -512,22 +512,29 @@ done:
     return res;
 }
 
-static PyObject *py_rmsnorm(PyObject *self, PyObject *args)
+/* rmsnorm (out: x's shape) and rms_factors (out: a factor a row) */
+static PyObject *rms_entry(PyObject *args, int factors)
 {
     PyObject *x_obj, *out_obj;
     matrix x = {0}, out = {0};
     float eps;
-    if (!PyArg_ParseTuple(args, "OOf:rmsnorm", &x_obj, &out_obj, &eps))
+    if (!PyArg_ParseTuple(args, factors ? "OOf:rms_factors" : "OOf:rmsnorm", &x_obj, &out_obj, &eps))
         return NULL;
     PyObject *res = NULL;
-    if (matrix_get(x_obj, &x, "x", 0) < 0 || matrix_get(out_obj, &out, "out", 1) < 0)
+    if (matrix_get(x_obj, &x, "x", 0) < 0 ||
+        (factors ? vector_get(out_obj, &out, "out", 1) : matrix_get(out_obj, &out, "out", 1)) < 0)
         goto done;
-    if (out.rows != x.rows || out.cols != x.cols)
+    if (factors && out.cols != x.rows)
+        PyErr_Format(PyExc_ValueError, "out: need one factor for each of x's %zd rows, not %zd", x.rows, out.cols);
+    else if (!factors && (out.rows != x.rows || out.cols != x.cols))
         PyErr_Format(PyExc_ValueError, "x (%zd, %zd) and out (%zd, %zd): need one shape", x.rows, x.cols, out.rows,
                      out.cols);
     else {
         Py_BEGIN_ALLOW_THREADS
-        rmsnorm_loop(x.p, out.p, x.rows, x.cols, x.stride, out.stride, eps);
+        if (factors)
+            rms_factors_loop(x.p, out.p, x.rows, x.cols, x.stride, eps);
+        else
+            rmsnorm_loop(x.p, out.p, x.rows, x.cols, x.stride, out.stride, eps);
         Py_END_ALLOW_THREADS
         res = Py_NewRef(Py_None);
     }
@@ -537,29 +544,9 @@ done:
     return res;
 }
 
-static PyObject *py_rms_factors(PyObject *self, PyObject *args)
-{
-    PyObject *x_obj, *out_obj;
-    matrix x = {0}, out = {0};
-    float eps;
-    if (!PyArg_ParseTuple(args, "OOf:rms_factors", &x_obj, &out_obj, &eps))
-        return NULL;
-    PyObject *res = NULL;
-    if (matrix_get(x_obj, &x, "x", 0) < 0 || vector_get(out_obj, &out, "out", 1) < 0)
-        goto done;
-    if (out.cols != x.rows)
-        PyErr_Format(PyExc_ValueError, "out: need one factor for each of x's %zd rows, not %zd", x.rows, out.cols);
-    else {
-        Py_BEGIN_ALLOW_THREADS
-        rms_factors_loop(x.p, out.p, x.rows, x.cols, x.stride, eps);
-        Py_END_ALLOW_THREADS
-        res = Py_NewRef(Py_None);
-    }
-done:
-    matrix_release(&x);
-    matrix_release(&out);
-    return res;
-}
+static PyObject *py_rmsnorm(PyObject *self, PyObject *args) { return rms_entry(args, 0); }
+
+static PyObject *py_rms_factors(PyObject *self, PyObject *args) { return rms_entry(args, 1); }
 
 /* a·b without overflow (both >= 0), or -1 */
 static Py_ssize_t product(Py_ssize_t a, Py_ssize_t b)
@@ -650,11 +637,9 @@ static PyObject *py_gemm(PyObject *self, PyObject *args)
     else if (c.rows != a.rows)
         PyErr_Format(PyExc_ValueError, "a (%zd, %zd) and out (%zd, %zd): need one row count", a.rows, K, c.rows,
                      c.cols);
-    else if (check_span(&bp, "packed", 1, packed, packed) < 0)
-        ;
     else if (have_r && r.cols != a.rows)
         PyErr_Format(PyExc_ValueError, "scale: need one factor for each of a's %zd rows, not %zd", a.rows, r.cols);
-    else {
+    else if (check_span(&bp, "packed", 1, packed, packed) == 0) {
         const float *rv = have_r ? r.p : NULL;
         Py_BEGIN_ALLOW_THREADS
 #ifdef HAVE_GEMM

@@ -121,7 +121,7 @@ def _agrees(ext, tables: bytes) -> bool:
     n = 8192
     out = np.empty(n)
     out32 = np.empty(n, np.float32)
-    wants = []
+    wants, entropies = [], []
     for i in range(_CHECK_SEEDS):
         e = seeds.entropy(f"gonka draws check {i}", seeds.INPUT_HASHES)
         ext.normals(e, tables, out, n, 8)
@@ -130,9 +130,9 @@ def _agrees(ext, tables: bytes) -> bool:
         if not (np.array_equal(out.view(np.uint64), want.view(np.uint64)) and np.array_equal(out32, want.astype(np.float32))):
             return False
         wants.append(want.astype(np.float32))
+        entropies.append(e)
     batch = np.empty((_CHECK_SEEDS, n), np.float32)  # groups of streams and a group's remainder
-    ext.inputs(b"".join(seeds.entropy(f"gonka draws check {i}", seeds.INPUT_HASHES) for i in range(_CHECK_SEEDS)),
-               seeds.INPUT_HASHES * 8, tables, batch, n)
+    ext.inputs(b"".join(entropies), seeds.INPUT_HASHES * _WORDS_A_HASH, tables, batch, n)
     if not np.array_equal(batch, np.stack(wants)):
         return False
     perm = np.arange(n, dtype=np.int64)
@@ -141,10 +141,11 @@ def _agrees(ext, tables: bytes) -> bool:
         return False
     target = seeds.target("gonka draws check", n)
     got = np.empty(5)
-    ext.distances(b"".join(seeds.entropy(f"gonka draws check {i}", 1) for i in range(5)), 8, batch[:5], target, got)
+    ext.distances(b"".join(seeds.entropy(f"gonka draws check {i}", seeds.PERMUTATION_HASHES) for i in range(5)),
+                  seeds.PERMUTATION_HASHES * _WORDS_A_HASH, batch[:5], target, got)
     rows = batch[:5].astype(np.float64)
-    for row, i in zip(rows, range(5)):
-        seeds.rng(f"gonka draws check {i}", 1).shuffle(row)
+    for i, row in enumerate(rows):
+        seeds.rng(f"gonka draws check {i}", seeds.PERMUTATION_HASHES).shuffle(row)
     return bool(np.abs(got - seeds.distances(rows, target)).max() < 1e-12)
 
 
@@ -206,9 +207,7 @@ def distances(logits: np.ndarray, block_hash: str, public_key: str, nonces: Sequ
     learned = _compiled()
     if learned is None:
         return seeds.distances(seeds.permuted(logits, block_hash, public_key, nonces), target)
-    rows = np.asarray(logits, dtype=np.float32)
-    if rows.ndim == 2 and not (rows.strides[1] == rows.itemsize and rows.strides[0] >= rows.shape[1] * rows.itemsize):
-        rows = np.ascontiguousarray(rows)  # numpy's products hand over a transposed view: the C loop reads rows
+    rows = np.ascontiguousarray(logits, dtype=np.float32)  # numpy's products hand over a transposed view
     target = np.ascontiguousarray(target, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] != len(nonces) or target.shape != (rows.shape[1],):
         raise ValueError(f"need (nonces, vocab) logits and a (vocab,) target, not {rows.shape} and {target.shape}")
